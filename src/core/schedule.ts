@@ -1,0 +1,73 @@
+import type { Job } from './job.js'
+
+/**
+ * Jobs waiting for their `dueAt`: a binary min-heap ordered by (dueAt, id). Cancelled jobs are tombstones,
+ * dropped when they surface.
+ */
+export class Schedule {
+  readonly #heap: Job[] = []
+
+  get length(): number {
+    return this.#heap.length
+  }
+
+  push(job: Job): void {
+    const heap = this.#heap
+    heap.push(job)
+    let i = heap.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const p = heap[parent] as Job
+      if (!before(job, p)) break
+      heap[i] = p
+      i = parent
+    }
+    heap[i] = job
+  }
+
+  /** The earliest live job, dropping tombstones on the way. */
+  peek(): Job | undefined {
+    let top = this.#heap[0]
+    while (top !== undefined && top.state !== 'queued') {
+      this.pop()
+      top = this.#heap[0]
+    }
+    return top
+  }
+
+  pop(): Job | undefined {
+    const heap = this.#heap
+    const top = heap[0]
+    const last = heap.pop()
+    if (top === undefined || last === undefined || heap.length === 0) return top
+    let i = 0
+    const n = heap.length
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const child = r < n && before(heap[r] as Job, heap[l] as Job) ? r : l
+      const c = heap[child] as Job
+      if (!before(c, last)) break
+      heap[i] = c
+      i = child
+    }
+    heap[i] = last
+    return top
+  }
+
+  /** Live jobs in due order (admin listings; O(n log n)). */
+  jobs(): Job[] {
+    return this.#heap.filter((j) => j.state === 'queued').sort((a, b) => (before(a, b) ? -1 : 1))
+  }
+
+  clear(): Job[] {
+    const live = this.jobs()
+    this.#heap.length = 0
+    return live
+  }
+}
+
+function before(a: Job, b: Job): boolean {
+  return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.id < b.id)
+}

@@ -1,0 +1,143 @@
+/**
+ * Every error gearbox raises is a {@link GearboxError} with a stable `code`.
+ * Codes are born here and never reused once retired; match on `code` (or `instanceof`), not on messages.
+ */
+
+/** The stable error codes. The README's error table lists each one. */
+export type ErrorCode =
+  | 'GEARBOX_INVALID_ARGUMENT'
+  | 'GEARBOX_QUEUE_FULL'
+  | 'GEARBOX_JOB_FAILED'
+  | 'GEARBOX_JOB_EXCEPTION'
+  | 'GEARBOX_JOB_TIMEOUT'
+  | 'GEARBOX_WORKER_LOST'
+  | 'GEARBOX_JOB_CANCELLED'
+  | 'GEARBOX_BROKER_CLOSED'
+  | 'GEARBOX_WAIT_TIMEOUT'
+  | 'GEARBOX_FUNCTION_IN_USE'
+  | 'GEARBOX_ENCODING'
+
+/** Base class of every error gearbox raises. */
+export class GearboxError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/**
+ * An argument had the wrong type or was out of range. Thrown synchronously; nothing was queued.
+ * @example
+ * try { client.submit('', 'x') } catch (err) { if (err instanceof InvalidArgumentError) console.log(err.argument) }
+ */
+export class InvalidArgumentError extends GearboxError {
+  /** The name of the offending argument or option. */
+  readonly argument: string
+  constructor(argument: string, expected: string, received: unknown) {
+    super('GEARBOX_INVALID_ARGUMENT', `Expected \`${argument}\` to be ${expected}, got ${describe(received)}`)
+    this.argument = argument
+  }
+}
+
+/** The function's queue is at its `maxQueue` limit for that priority; the job was not queued. */
+export class QueueFullError extends GearboxError {
+  readonly functionName: string
+  readonly limit: number
+  constructor(functionName: string, limit: number) {
+    super('GEARBOX_QUEUE_FULL', `queue for "${functionName}" is full (maxQueue ${limit})`)
+    this.functionName = functionName
+    this.limit = limit
+  }
+}
+
+/** The worker reported failure (Gearman's WORK_FAIL). Final: never retried. A handler may throw it to fail its job. */
+export class JobFailedError extends GearboxError {
+  constructor(message = 'job failed', options?: ErrorOptions) {
+    super('GEARBOX_JOB_FAILED', message, options)
+  }
+}
+
+/**
+ * The handler threw (Gearman's WORK_EXCEPTION). `data` holds the exception bytes as the worker sent them;
+ * in-process, `cause` is the value the handler threw.
+ */
+export class JobExceptionError extends GearboxError {
+  readonly data: Uint8Array
+  constructor(data: Uint8Array, options?: ErrorOptions) {
+    super('GEARBOX_JOB_EXCEPTION', `job threw: ${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')}`, options)
+    this.data = data
+  }
+}
+
+/** The job ran out of time on its last allowed attempt (per-function or per-job timeout). */
+export class JobTimeoutError extends GearboxError {
+  readonly timeout: number
+  readonly attempts: number
+  constructor(timeout: number, attempts: number) {
+    super('GEARBOX_JOB_TIMEOUT', `job timed out after ${timeout} ms (attempt ${attempts})`)
+    this.timeout = timeout
+    this.attempts = attempts
+  }
+}
+
+/**
+ * The worker running the job went away. Thrown by a handler (or a thread adapter) to say "this attempt was
+ * lost, retry it"; received by clients when the job was lost on its last allowed attempt (`jobRetries`).
+ */
+export class WorkerLostError extends GearboxError {
+  readonly attempts: number
+  constructor(message = 'worker lost', attempts = 0, options?: ErrorOptions) {
+    super('GEARBOX_WORKER_LOST', message, options)
+    this.attempts = attempts
+  }
+}
+
+/** The job was cancelled by an admin (or its last waiting client left). */
+export class JobCancelledError extends GearboxError {
+  constructor(message = 'job cancelled') {
+    super('GEARBOX_JOB_CANCELLED', message)
+  }
+}
+
+/** The broker is closed or closing: no new jobs; jobs that could not finish before the deadline fail with this. */
+export class BrokerClosedError extends GearboxError {
+  constructor(message = 'broker is closed') {
+    super('GEARBOX_BROKER_CLOSED', message)
+  }
+}
+
+/** A wait (e.g. `client.waitAll`, `broker.idle`) ran past its timeout. The jobs themselves carry on. */
+export class WaitTimeoutError extends GearboxError {
+  readonly pending: number
+  constructor(timeout: number, pending: number) {
+    super('GEARBOX_WAIT_TIMEOUT', `wait timed out after ${timeout} ms with ${pending} unfinished`)
+    this.pending = pending
+  }
+}
+
+/** `dropFunction` refused: workers are registered or jobs are running for the function. */
+export class FunctionInUseError extends GearboxError {
+  readonly functionName: string
+  constructor(functionName: string) {
+    super('GEARBOX_FUNCTION_IN_USE', `function "${functionName}" still has workers or running jobs`)
+    this.functionName = functionName
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `\`${value.length > 40 ? value.slice(0, 40) + '…' : value}\` (string)`
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `\`${String(value)}\` (${typeof value})`
+  if (value === null) return '`null`'
+  if (value === undefined) return '`undefined`'
+  if (value instanceof Uint8Array) return `a ${value.constructor.name} of ${value.byteLength} bytes`
+  return `a value of type ${typeof value === 'object' ? (value.constructor as { name?: string } | undefined)?.name ?? 'object' : typeof value}`
+}
+
+/** A payload, result or update could not be encoded or decoded by the configured encoder. */
+export class EncodingError extends GearboxError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('GEARBOX_ENCODING', message, options)
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * gearbox: an embeddable job broker with Gearman's semantics.
+ * The one public entry: named re-exports only.
+ */
+export { Broker } from './broker.js'
+export type { BrokerEvents, BrokerOptions, ClientOptions, JobEvent, WorkerOptions } from './broker.js'
+export type {
+  AdminApi,
+  BackgroundOptions,
+  ClientApi,
+  CloseOptions,
+  Encoder,
+  FunctionStatus,
+  Handler,
+  JobContext,
+  JobInfo,
+  JobRequest,
+  JobResult,
+  JobSpec,
+  JobStatus,
+  JobUpdate,
+  MaxQueueLimits,
+  Priority,
+  RegisterOptions,
+  RequestState,
+  SubmitOptions,
+  UniqueStatus,
+  WaitOptions,
+  WorkerApi,
+  WorkerInfo,
+} from './api.js'
+export type { Clock, TimerHandle } from './core/clock.js'
+export { systemClock } from './core/clock.js'
+export { FakeClock } from './core/fake-clock.js'
+export { MAX_FUNCTION_NAME_BYTES, MAX_UNIQUE_BYTES } from './core/engine.js'
+export type { ResultCacheOptions } from './core/result-cache.js'
+export {
+  BrokerClosedError,
+  EncodingError,
+  FunctionInUseError,
+  GearboxError,
+  InvalidArgumentError,
+  JobCancelledError,
+  JobExceptionError,
+  JobFailedError,
+  JobTimeoutError,
+  QueueFullError,
+  WaitTimeoutError,
+  WorkerLostError,
+} from './errors.js'
+export type { ErrorCode } from './errors.js'
+export { jsonEncoder, rawEncoder, utf8Encoder } from './local/encoders.js'
+export type { EncoderName } from './local/encoders.js'
+export type { LocalAdmin } from './local/admin.js'
+export type { LocalClient } from './local/client.js'
+export type { LocalWorker } from './local/worker.js'
+export { VERSION } from './version.js'
