@@ -55,9 +55,10 @@ export type RequestState = 'pending' | 'completed' | 'failed'
 /**
  * A submitted foreground job: await it (or its `result`) for the outcome, iterate `updates()` for progress.
  * Rejects with a typed error: JobFailedError, JobExceptionError, JobTimeoutError, WorkerLostError,
- * JobCancelledError, BrokerClosedError, QueueFullError, or the signal's reason.
+ * JobCancelledError, BrokerClosedError, QueueFullError, or the signal's reason. It is a Promise of the
+ * result (then/catch/finally), with the job's identity and updates on top.
  */
-export interface JobRequest<TResult, TUpdate = TResult> extends PromiseLike<TResult> {
+export interface JobRequest<TResult, TUpdate = TResult> extends Promise<TResult> {
   readonly functionName: string
   readonly unique: string
   /** The job's handle once the server accepted it. */

@@ -8,17 +8,20 @@ export type TimerHandle = unknown
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number
-  /** Calls `fn` once after `ms` milliseconds. Real timers must not keep the process alive. */
-  setTimeout(fn: () => void, ms: number): TimerHandle
+  /**
+   * Calls `fn` once after `ms` milliseconds. A `background` timer must not keep the process alive (a
+   * forgotten broker never does); others (a running job's timeout, a caller's wait) may.
+   */
+  setTimeout(fn: () => void, ms: number, background?: boolean): TimerHandle
   clearTimeout(handle: TimerHandle): void
 }
 
-/** The real clock: `Date.now()` and `unref()`'d timers. */
+/** The real clock: `Date.now()` and Node's timers (`unref()`'d when `background`). */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout(fn, ms) {
+  setTimeout(fn, ms, background) {
     const t = setTimeout(fn, ms)
-    t.unref()
+    if (background === true) t.unref()
     return t
   },
   clearTimeout(handle) {

@@ -244,6 +244,8 @@ export class Engine {
   removeWorker(worker: WorkerRecord): void {
     if (!this.#workers.delete(worker)) return
     worker.closing = true
+    // handlers of a removed worker no longer count as busy: whatever they do now is ignored
+    if (worker.session.mode === 'push') this.#busySlots -= worker.active
     for (const reg of worker.registrations) this.#unlink(reg)
     worker.registrations.length = 0
     for (const job of [...worker.jobs]) this.#revokeAndLose(job, new WorkerLostError('worker closed while running the job'))
@@ -270,10 +272,12 @@ export class Engine {
 
   /** A push slot finished with its job (after reporting or being revoked): frees it and hands out the next job. */
   release(reg: Registration): void {
+    const worker = reg.worker
     reg.active--
-    reg.worker.active--
+    worker.active--
+    if (!this.#workers.has(worker)) return
     this.#busySlots--
-    if (!reg.worker.closing) this.#fill(reg.worker)
+    if (!worker.closing) this.#fill(worker)
     this.#checkIdle()
   }
 
@@ -718,6 +722,7 @@ export class Engine {
         this.#promoteDue()
       },
       Math.max(0, next.dueAt - clock.now()),
+      true,
     )
   }
 

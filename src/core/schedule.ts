@@ -28,7 +28,7 @@ export class Schedule {
   /** The earliest live job, dropping tombstones on the way. */
   peek(): Job | undefined {
     let top = this.#heap[0]
-    while (top !== undefined && top.state !== 'queued') {
+    while (top !== undefined && top.state !== 'scheduled') {
       this.pop()
       top = this.#heap[0]
     }
@@ -58,7 +58,7 @@ export class Schedule {
 
   /** Live jobs in due order (admin listings; O(n log n)). */
   jobs(): Job[] {
-    return this.#heap.filter((j) => j.state === 'queued').sort((a, b) => (before(a, b) ? -1 : 1))
+    return this.#heap.filter((j) => j.state === 'scheduled').sort((a, b) => (before(a, b) ? -1 : 1))
   }
 
   clear(): Job[] {

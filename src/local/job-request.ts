@@ -75,6 +75,18 @@ export class LocalJobRequest<TResult, TUpdate> implements JobRequest<TResult, TU
     return this.result.then(onfulfilled, onrejected)
   }
 
+  catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<TResult | B> {
+    return this.result.catch(onrejected)
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<TResult> {
+    return this.result.finally(onfinally)
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'JobRequest'
+  }
+
   async *updates(): AsyncIterableIterator<JobUpdate<TUpdate>> {
     const queue = (this.#updates ??= new Denque())
     for (;;) {
