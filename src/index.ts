@@ -32,7 +32,7 @@ export type {
 export type { Clock, TimerHandle } from './core/clock.js'
 export { systemClock } from './core/clock.js'
 export { FakeClock } from './core/fake-clock.js'
-export { MAX_FUNCTION_NAME_BYTES, MAX_UNIQUE_BYTES } from './core/engine.js'
+export { MAX_FUNCTION_NAME_BYTES, MAX_UNIQUE_BYTES } from './core/limits.js'
 export type { ResultCacheOptions } from './core/result-cache.js'
 export {
   BrokerClosedError,

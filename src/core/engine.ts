@@ -2,7 +2,6 @@ import {
   BrokerClosedError,
   FunctionInUseError,
   type GearboxError,
-  InvalidArgumentError,
   JobCancelledError,
   JobFailedError,
   JobTimeoutError,
@@ -13,12 +12,10 @@ import type { Clock } from './clock.js'
 import { FunctionEntry } from './function-entry.js'
 import { Job, type PriorityLevel } from './job.js'
 import type { JobOutcome, ResultCache } from './result-cache.js'
+import { hasRoom, pickRegistration, wakeSleepers } from './dispatch.js'
+import { checkFunctionName, checkUnique, uniqueKeyOf } from './limits.js'
 import { Schedule } from './schedule.js'
 import { type ClientSession, Registration, WorkerRecord, type WorkerSession } from './sessions.js'
-
-/** Gearman's limits: libgearman caps function names at 512 bytes; gearmand refuses uniques over 64 bytes. */
-export const MAX_FUNCTION_NAME_BYTES = 512
-export const MAX_UNIQUE_BYTES = 64
 
 export interface EngineOptions {
   /** Handles are `${handlePrefix}:${n}`. */
@@ -72,9 +69,7 @@ export class Engine {
   readonly #functions = new Map<string, FunctionEntry>()
   readonly #jobs = new Map<number, Job>()
   readonly #workers = new Set<WorkerRecord>()
-  readonly #schedule = new Schedule()
-  #scheduleTimer: unknown = null
-  #scheduleAt = Infinity
+  readonly #schedule: Schedule
   #nextId = 1
   #running = 0
   /** Push slots busy (a revoked handler still holds its slot until it settles). */
@@ -92,6 +87,10 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#options = options
     this.#handlePrefix = options.handlePrefix + ':'
+    this.#schedule = new Schedule(options.clock, (job) => {
+      job.fn.scheduled[job.priority]--
+      this.#enqueue(job, false)
+    })
   }
 
   get closed(): boolean {
@@ -117,6 +116,10 @@ export class Engine {
 
   handleOf(job: Job): string {
     return this.#handlePrefix + String(job.id)
+  }
+
+  handleFor(jobId: number): string {
+    return this.#handlePrefix + String(jobId)
   }
 
   jobByHandle(handle: string): Job | undefined {
@@ -171,8 +174,7 @@ export class Engine {
     if (spec.dueAt > this.#options.clock.now()) {
       job.state = 'scheduled'
       fn.scheduled[job.priority]++
-      this.#schedule.push(job)
-      this.#armSchedule()
+      this.#schedule.add(job)
     } else {
       this.#enqueue(job, false)
     }
@@ -426,9 +428,7 @@ export class Engine {
   /** Stops intake. Queued and scheduled jobs fail with `error`; running ones continue until {@link failRunning}. */
   close(error: GearboxError): void {
     this.#closed = true
-    if (this.#scheduleTimer !== null) this.#options.clock.clearTimeout(this.#scheduleTimer)
-    this.#scheduleTimer = null
-    this.#scheduleAt = Infinity
+    this.#schedule.stop()
     for (const job of [...this.#jobs.values()]) if (job.state !== 'running') this.#drop(job, error)
     this.#checkIdle()
   }
@@ -478,7 +478,7 @@ export class Engine {
     const fn = job.fn
     if (head) fn.lanes.unshift(job)
     else fn.lanes.push(job)
-    if (fn.pullWorkers > 0) this.#wakePullWorkers(fn)
+    if (fn.pullWorkers > 0) wakeSleepers(fn, this.#options.workerWakeup)
     this.#markDirty(fn)
   }
 
@@ -547,22 +547,12 @@ export class Engine {
    * Assigns it (and runs it, for push workers).
    */
   #assignNext(worker: WorkerRecord): Job | undefined {
-    if (worker.active >= worker.concurrency) return undefined
-    let best: Job | undefined
-    let bestReg: Registration | undefined
-    for (const reg of worker.registrations) {
-      if (reg.active >= reg.concurrency) continue
-      const head = reg.fn.lanes.peek()
-      if (head === undefined) continue
-      if (best === undefined || head.priority < best.priority || (head.priority === best.priority && head.id < best.id)) {
-        best = head
-        bestReg = reg
-      }
-    }
-    if (best === undefined || bestReg === undefined) return undefined
-    best.fn.lanes.take(best)
-    this.#assign(best, bestReg)
-    return best
+    const reg = pickRegistration(worker)
+    if (reg === undefined) return undefined
+    const job = reg.fn.lanes.peek() as Job
+    reg.fn.lanes.take(job)
+    this.#assign(job, reg)
+    return job
   }
 
   #assign(job: Job, reg: Registration): void {
@@ -691,54 +681,6 @@ export class Engine {
     observer?.jobFinished(job, handle, outcome)
   }
 
-  #wakePullWorkers(fn: FunctionEntry): void {
-    const limit = this.#options.workerWakeup
-    let woken = 0
-    const regs = fn.registrations
-    const n = regs.length
-    for (let k = 0; k < n; k++) {
-      const reg = regs[(fn.cursor + k) % n] as Registration
-      const w = reg.worker
-      if (w.session.mode !== 'pull' || !w.sleeping || w.noopSent) continue
-      w.noopSent = true
-      w.session.wake()
-      if (limit > 0 && ++woken >= limit) {
-        fn.cursor = (fn.cursor + k + 1) % n
-        return
-      }
-    }
-  }
-
-  #armSchedule(): void {
-    const next = this.#schedule.peek()
-    if (next === undefined || next.dueAt >= this.#scheduleAt) return
-    const clock = this.#options.clock
-    if (this.#scheduleTimer !== null) clock.clearTimeout(this.#scheduleTimer)
-    this.#scheduleAt = next.dueAt
-    this.#scheduleTimer = clock.setTimeout(
-      () => {
-        this.#scheduleTimer = null
-        this.#scheduleAt = Infinity
-        this.#promoteDue()
-      },
-      Math.max(0, next.dueAt - clock.now()),
-      true,
-    )
-  }
-
-  /** Moves due scheduled jobs into their lanes. */
-  #promoteDue(): void {
-    const now = this.#options.clock.now()
-    for (;;) {
-      const job = this.#schedule.peek()
-      if (job === undefined || job.dueAt > now) break
-      this.#schedule.pop()
-      job.fn.scheduled[job.priority]--
-      this.#enqueue(job, false)
-    }
-    this.#armSchedule()
-  }
-
   #checkIdle(): void {
     if (this.#idleWaiters.length === 0 || !this.idle) return
     const waiters = this.#idleWaiters
@@ -747,37 +689,9 @@ export class Engine {
   }
 }
 
-function hasRoom(reg: Registration): boolean {
-  const w = reg.worker
-  return reg.active < reg.concurrency && w.active < w.concurrency && !w.closing
-}
-
 function minPositive(a: number, b: number): number {
   if (a <= 0) return b > 0 ? b : 0
   if (b <= 0) return a
   return Math.min(a, b)
 }
 
-/** The coalescing key: null = never coalesce (empty unique, or `-` with empty data); `-` keys on the payload. */
-function uniqueKeyOf(unique: string, data: Uint8Array): string | null {
-  if (unique === '') return null
-  if (unique !== '-') return unique
-  if (data.byteLength === 0) return null
-  // '\0' cannot start a real unique (refused by checkUnique), so payload keys never collide with them
-  return '\0' + Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1')
-}
-
-export function checkFunctionName(name: string): void {
-  if (name.length === 0 || name.includes('\0') || Buffer.byteLength(name) > MAX_FUNCTION_NAME_BYTES) {
-    throw new InvalidArgumentError('function name', `a non-empty string of at most ${MAX_FUNCTION_NAME_BYTES} bytes without NUL`, name)
-  }
-}
-
-export function checkUnique(unique: string): void {
-  const n = unique.length
-  if (n === 0) return
-  // a UTF-16 unit is at most 3 UTF-8 bytes, so short strings skip the byte count
-  if (n > MAX_UNIQUE_BYTES || (n * 3 > MAX_UNIQUE_BYTES && Buffer.byteLength(unique) > MAX_UNIQUE_BYTES) || unique.includes('\0')) {
-    throw new InvalidArgumentError('unique', `a string of at most ${MAX_UNIQUE_BYTES} bytes without NUL`, unique)
-  }
-}

@@ -1,11 +1,63 @@
+import type { Clock } from './clock.js'
 import type { Job } from './job.js'
 
 /**
- * Jobs waiting for their `dueAt`: a binary min-heap ordered by (dueAt, id). Cancelled jobs are tombstones,
- * dropped when they surface.
+ * Jobs waiting for their `dueAt`: a binary min-heap ordered by (dueAt, id), with one clock timer for the
+ * earliest. Due jobs are handed to `onDue` in due order. Jobs that ended meanwhile are tombstones, dropped
+ * when they surface.
  */
 export class Schedule {
   readonly #heap: Job[] = []
+  readonly #clock: Clock
+  readonly #onDue: (job: Job) => void
+  #timer: unknown = null
+  #timerAt = Infinity
+
+  constructor(clock: Clock, onDue: (job: Job) => void) {
+    this.#clock = clock
+    this.#onDue = onDue
+  }
+
+  /** Adds a job (state `scheduled`) and re-arms the timer if it is now the earliest. */
+  add(job: Job): void {
+    this.push(job)
+    this.#arm()
+  }
+
+  /** Cancels the timer; jobs stay where they are. */
+  stop(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer)
+    this.#timer = null
+    this.#timerAt = Infinity
+  }
+
+  #arm(): void {
+    const next = this.peek()
+    if (next === undefined || next.dueAt >= this.#timerAt) return
+    this.stop()
+    this.#timerAt = next.dueAt
+    // a background timer: a broker holding only future jobs does not keep the process alive
+    this.#timer = this.#clock.setTimeout(
+      () => {
+        this.#timer = null
+        this.#timerAt = Infinity
+        this.#promoteDue()
+      },
+      Math.max(0, next.dueAt - this.#clock.now()),
+      true,
+    )
+  }
+
+  #promoteDue(): void {
+    const now = this.#clock.now()
+    for (;;) {
+      const job = this.peek()
+      if (job === undefined || job.dueAt > now) break
+      this.pop()
+      this.#onDue(job)
+    }
+    this.#arm()
+  }
 
   get length(): number {
     return this.#heap.length

@@ -18,6 +18,13 @@ import { epochOption, intOption, priorityLevel, signalOption, stringArg } from '
 
 const NO_OPTIONS: SubmitOptions = {}
 
+/** The common foreground specs (no timeout), shared so a plain submit allocates none. */
+const FOREGROUND: readonly [SubmitSpec, SubmitSpec, SubmitSpec] = [
+  { priority: 0, background: false, dueAt: 0, timeout: 0, reducer: '' },
+  { priority: 1, background: false, dueAt: 0, timeout: 0, reducer: '' },
+  { priority: 2, background: false, dueAt: 0, timeout: 0, reducer: '' },
+]
+
 /**
  * The in-process client: submits jobs to the broker it came from and asks about them.
  * @example
@@ -41,13 +48,9 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
   submit<R = TResult>(name: string, payload: TPayload, options: SubmitOptions = NO_OPTIONS): JobRequest<R, TResult> {
     stringArg('name', name)
     const unique = options.unique === undefined ? '' : stringArg('unique', options.unique)
-    const spec: SubmitSpec = {
-      priority: priorityLevel(options.priority),
-      background: false,
-      dueAt: 0,
-      timeout: intOption('timeout', options.timeout, 0),
-      reducer: '',
-    }
+    const priority = priorityLevel(options.priority)
+    const timeout = intOption('timeout', options.timeout, 0)
+    const spec: SubmitSpec = timeout === 0 ? FOREGROUND[priority] : { ...FOREGROUND[priority], timeout }
     const signal = signalOption(options.signal)
     const data = this.#encoder.encode(payload)
     const request = new LocalJobRequest<R, TResult>(name, unique, this.#encoder)

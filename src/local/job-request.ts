@@ -12,7 +12,9 @@ import { type GearboxError, JobExceptionError } from '../errors.js'
 export class LocalJobRequest<TResult, TUpdate> implements JobRequest<TResult, TUpdate>, ClientSession {
   readonly functionName: string
   readonly unique: string
+  /** The handle string is built on first read. */
   #handle: string | undefined = undefined
+  #jobId = 0
   #engine: Engine | null = null
   #job: Job | null = null
   readonly #encoder: Encoder<unknown, unknown>
@@ -37,7 +39,7 @@ export class LocalJobRequest<TResult, TUpdate> implements JobRequest<TResult, TU
   attach(engine: Engine, job: Job, signal: AbortSignal | undefined): void {
     this.#engine = engine
     this.#job = job
-    this.#handle = engine.handleOf(job)
+    this.#jobId = job.id
     if (job.hasStatus) this.onStatus(job, job.numerator, job.denominator)
     if (signal !== undefined && this.#state === 'pending') {
       this.#signal = signal
@@ -49,6 +51,7 @@ export class LocalJobRequest<TResult, TUpdate> implements JobRequest<TResult, TU
   }
 
   get handle(): string | undefined {
+    if (this.#handle === undefined && this.#engine !== null) this.#handle = this.#engine.handleFor(this.#jobId)
     return this.#handle
   }
 

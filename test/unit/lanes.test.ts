@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { FakeClock } from '../../src/core/fake-clock.js'
 import { FunctionEntry } from '../../src/core/function-entry.js'
 import { Job, type PriorityLevel } from '../../src/core/job.js'
 import { Lanes } from '../../src/core/lanes.js'
@@ -56,7 +57,7 @@ test('lanes: a forgotten job is a tombstone that peek skips, and counts drop at 
 })
 
 test('schedule: pops in due order, ties by id, skipping tombstones', () => {
-  const s = new Schedule()
+  const s = new Schedule(new FakeClock(), () => undefined)
   const times = [50, 10, 30, 10, 40, 20]
   const jobs = times.map((t) => {
     const j = job(1, t)
@@ -77,7 +78,7 @@ test('schedule: pops in due order, ties by id, skipping tombstones', () => {
 })
 
 test('schedule: a heap of random due times comes out sorted', () => {
-  const s = new Schedule()
+  const s = new Schedule(new FakeClock(), () => undefined)
   const times = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1000)
   for (const t of times) {
     const j = job(1, t)
