@@ -155,7 +155,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * Resolves when nothing is running and nothing queued can be handed out (no free worker for it):
    * the moment to assert in a test.
    */
-  idle(options: WaitOptions = {}): Promise<void> {
+  async idle(options: WaitOptions = {}): Promise<void> {
     const timeout = intOption('timeout', options.timeout, 0)
     const signal = signalOption(options.signal)
     const engine = this.#engine
@@ -192,7 +192,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * BrokerClosedError, running jobs may finish until `timeout` ms; whatever still runs then fails with
    * BrokerClosedError and its handler's signal fires. `graceful: false` does that last step at once.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.#closing !== null) return this.#closing
     const graceful = options.graceful ?? true
     const timeout = intOption('timeout', options.timeout, 30_000)

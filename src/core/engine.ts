@@ -171,7 +171,7 @@ export class Engine {
     )
     this.#jobs.set(job.id, job)
     if (key !== null) fn.uniques.set(key, job)
-    if (spec.dueAt > this.#options.clock.now()) {
+    if (spec.dueAt !== 0 && spec.dueAt > this.#options.clock.now()) {
       job.state = 'scheduled'
       fn.scheduled[job.priority]++
       this.#schedule.add(job)

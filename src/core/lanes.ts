@@ -27,7 +27,8 @@ export class Lanes {
 
   /** Marks one queued job as gone; the caller has already set its state to a non-queued value. */
   forget(job: Job): void {
-    this.counts[job.priority]--
+    // the lane now holds only tombstones: drop them so they do not pin their payloads
+    if (--this.counts[job.priority] === 0) this.#lanes[job.priority].clear()
     this.size--
   }
 
@@ -35,6 +36,7 @@ export class Lanes {
   peek(): Job | undefined {
     if (this.size === 0) return undefined
     for (let p = 0; p < 3; p++) {
+      if (this.counts[p as PriorityLevel] === 0) continue
       const lane = this.#lanes[p as PriorityLevel]
       let head = lane.peekFront()
       while (head !== undefined && head.state !== 'queued') {

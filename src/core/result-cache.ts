@@ -35,9 +35,12 @@ export class ResultCache {
     const { max, ttl } = options
     if (!Number.isSafeInteger(max) || max < 1) throw new InvalidArgumentError('resultCache.max', 'an integer >= 1', max)
     if (!Number.isSafeInteger(ttl) || ttl < 1) throw new InvalidArgumentError('resultCache.ttl', 'an integer >= 1 (ms)', ttl)
-    const perf = { now: () => clock.now() }
-    this.#byHandle = new LRUCache({ max, ttl, perf, ttlAutopurge: false })
-    this.#byUnique = new LRUCache({ max, ttl, perf, ttlAutopurge: false })
+    // lru-cache reads a start time of 0 as "no ttl", so the time it sees is shifted by 1 ms (a FakeClock
+    // starts at 0); ages are unchanged
+    const perf = { now: () => clock.now() + 1 }
+    // ttlResolution 0: read the clock on every check, so an injected clock is obeyed to the millisecond
+    this.#byHandle = new LRUCache({ max, ttl, perf, ttlResolution: 0 })
+    this.#byUnique = new LRUCache({ max, ttl, perf, ttlResolution: 0 })
   }
 
   add(entry: FinishedJob): void {

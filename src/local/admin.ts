@@ -16,9 +16,8 @@ export class LocalAdmin implements AdminApi {
     this.#engine = engine
   }
 
-  status(): Promise<FunctionStatus[]> {
-    return Promise.resolve(
-      this.#engine.functionCounts().map((f) => ({
+  async status(): Promise<FunctionStatus[]> {
+    return this.#engine.functionCounts().map((f) => ({
         name: f.name,
         total: f.total,
         queued: f.queued[0] + f.queued[1] + f.queued[2],
@@ -27,17 +26,14 @@ export class LocalAdmin implements AdminApi {
         availableWorkers: f.idleWorkers,
         byPriority: { high: f.queued[0], normal: f.queued[1], low: f.queued[2] },
         maxQueue: { high: f.maxQueue[0], normal: f.maxQueue[1], low: f.maxQueue[2] },
-      })),
-    )
+      }))
   }
 
-  workers(): Promise<WorkerInfo[]> {
-    return Promise.resolve(
-      this.#engine.workers().map((w) => ({ id: w.id, functions: w.registrations.map((r) => r.fn.name), running: w.active })),
-    )
+  async workers(): Promise<WorkerInfo[]> {
+    return this.#engine.workers().map((w) => ({ id: w.id, functions: w.registrations.map((r) => r.fn.name), running: w.active }))
   }
 
-  maxQueue(name: string, limits: MaxQueueLimits): Promise<boolean> {
+  async maxQueue(name: string, limits: MaxQueueLimits): Promise<boolean> {
     stringArg('name', name)
     let parsed: [number, number, number]
     if (typeof limits === 'number') {
@@ -52,33 +48,27 @@ export class LocalAdmin implements AdminApi {
     } else {
       throw new InvalidArgumentError('limits', 'an integer >= 0 or { high, normal, low }', limits)
     }
-    return Promise.resolve(this.#engine.setMaxQueue(name, parsed))
+    return this.#engine.setMaxQueue(name, parsed)
   }
 
-  cancelJob(handle: string): Promise<boolean> {
+  async cancelJob(handle: string): Promise<boolean> {
     stringArg('handle', handle)
-    return Promise.resolve(this.#engine.cancel(handle))
+    return this.#engine.cancel(handle)
   }
 
-  createFunction(name: string): Promise<void> {
+  async createFunction(name: string): Promise<void> {
     stringArg('name', name)
     this.#engine.createFunction(name)
-    return Promise.resolve()
   }
 
-  dropFunction(name: string): Promise<boolean> {
-    try {
-      stringArg('name', name)
-      return Promise.resolve(this.#engine.dropFunction(name))
-    } catch (err) {
-      return Promise.reject(err)
-    }
+  async dropFunction(name: string): Promise<boolean> {
+    stringArg('name', name)
+    return this.#engine.dropFunction(name)
   }
 
-  showJobs(): Promise<JobInfo[]> {
+  async showJobs(): Promise<JobInfo[]> {
     const engine = this.#engine
-    return Promise.resolve(
-      engine.liveJobs().map((j) => ({
+    return engine.liveJobs().map((j) => ({
         handle: engine.handleOf(j),
         functionName: j.fn.name,
         unique: j.unique,
@@ -88,26 +78,24 @@ export class LocalAdmin implements AdminApi {
         attempts: j.attempts,
         waiting: j.clients?.length ?? 0,
         runAt: j.state === 'scheduled' ? j.dueAt : 0,
-      })),
-    )
+      }))
   }
 
-  showUniqueJobs(): Promise<{ functionName: string; unique: string; handle: string }[]> {
+  async showUniqueJobs(): Promise<{ functionName: string; unique: string; handle: string }[]> {
     const engine = this.#engine
-    return Promise.resolve(
-      engine
+    return engine
         .liveJobs()
         .filter((j) => j.unique !== '')
-        .map((j) => ({ functionName: j.fn.name, unique: j.unique, handle: engine.handleOf(j) })),
-    )
+        .map((j) => ({ functionName: j.fn.name, unique: j.unique, handle: engine.handleOf(j) }))
   }
 
-  version(): Promise<string> {
-    return Promise.resolve(VERSION)
+  async version(): Promise<string> {
+    return VERSION
   }
 
-  ping(): Promise<number> {
+  async ping(): Promise<number> {
     const start = performance.now()
-    return Promise.resolve().then(() => performance.now() - start)
+    await Promise.resolve()
+    return performance.now() - start
   }
 }

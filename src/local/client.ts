@@ -12,6 +12,8 @@ import type {
 } from '../api.js'
 import type { Engine, SubmitSpec } from '../core/engine.js'
 import type { Job } from '../core/job.js'
+import { checkFunctionName, checkUnique } from '../core/limits.js'
+import type { FinishedJob } from '../core/result-cache.js'
 import { BrokerClosedError, InvalidArgumentError, JobExceptionError, WaitTimeoutError } from '../errors.js'
 import { LocalJobRequest } from './job-request.js'
 import { epochOption, intOption, priorityLevel, signalOption, stringArg } from './validate.js'
@@ -24,6 +26,15 @@ const FOREGROUND: readonly [SubmitSpec, SubmitSpec, SubmitSpec] = [
   { priority: 1, background: false, dueAt: 0, timeout: 0, reducer: '' },
   { priority: 2, background: false, dueAt: 0, timeout: 0, reducer: '' },
 ]
+
+/** A foreground submission checked and encoded, ready for the engine. */
+interface Prepared {
+  readonly name: string
+  readonly unique: string
+  readonly data: Uint8Array
+  readonly spec: SubmitSpec
+  readonly signal: AbortSignal | undefined
+}
 
 /**
  * The in-process client: submits jobs to the broker it came from and asks about them.
@@ -42,47 +53,29 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
   }
 
   /**
-   * Submits a foreground job. Invalid arguments throw at once; a full queue or a closed broker rejects the
-   * returned request.
+   * Submits a foreground job. Invalid arguments throw at once (nothing is queued); a full queue, a closed
+   * broker or an aborted signal reject the returned request.
    */
   submit<R = TResult>(name: string, payload: TPayload, options: SubmitOptions = NO_OPTIONS): JobRequest<R, TResult> {
-    stringArg('name', name)
-    const unique = options.unique === undefined ? '' : stringArg('unique', options.unique)
-    const priority = priorityLevel(options.priority)
-    const timeout = intOption('timeout', options.timeout, 0)
-    const spec: SubmitSpec = timeout === 0 ? FOREGROUND[priority] : { ...FOREGROUND[priority], timeout }
-    const signal = signalOption(options.signal)
-    const data = this.#encoder.encode(payload)
-    const request = new LocalJobRequest<R, TResult>(name, unique, this.#encoder)
-    if (signal?.aborted === true) {
-      request.reject(signal.reason)
-      return request
-    }
-    if (this.#closed) {
-      request.reject(new BrokerClosedError('client is closed'))
-      return request
-    }
-    let job: Job
-    try {
-      job = this.#engine.submit(name, unique, data, spec, request)
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw err
-      request.reject(err)
-      return request
-    }
-    request.attach(this.#engine, job, signal)
-    return request
+    return this.#enqueue<R>(this.#prepare(name, payload, options))
   }
 
-  submitBackground(name: string, payload: TPayload, options: BackgroundOptions = {}): Promise<string> {
-    try {
-      return Promise.resolve(this.#submitBackground(name, payload, options))
-    } catch (err) {
-      return Promise.reject(err)
+  /** Submits several foreground jobs; if any entry is invalid, none is submitted. */
+  submitMany<R = TResult>(jobs: readonly JobSpec<TPayload>[]): JobRequest<R, TResult>[] {
+    const list: unknown = jobs
+    if (!Array.isArray(list)) throw new InvalidArgumentError('jobs', 'an array of { name, payload, options }', jobs)
+    const prepared: Prepared[] = []
+    for (const j of jobs) {
+      if (typeof j !== 'object' || (j as unknown) === null) throw new InvalidArgumentError('jobs[]', 'an object { name, payload, options }', j)
+      const p = this.#prepare(j.name, j.payload, j.options ?? NO_OPTIONS)
+      // names are otherwise checked when the function is first created, which would be too late here
+      checkFunctionName(p.name)
+      prepared.push(p)
     }
+    return prepared.map((p) => this.#enqueue<R>(p))
   }
 
-  #submitBackground(name: string, payload: TPayload, options: BackgroundOptions): string {
+  async submitBackground(name: string, payload: TPayload, options: BackgroundOptions = {}): Promise<string> {
     stringArg('name', name)
     const unique = options.unique === undefined ? '' : stringArg('unique', options.unique)
     const spec: SubmitSpec = {
@@ -93,30 +86,26 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
       reducer: '',
     }
     const signal = signalOption(options.signal)
+    const data = this.#encoder.encode(payload)
     signal?.throwIfAborted()
     if (this.#closed) throw new BrokerClosedError('client is closed')
-    const job = this.#engine.submit(name, unique, this.#encoder.encode(payload), spec, null)
+    const job = this.#engine.submit(name, unique, data, spec, null)
     return this.#engine.handleOf(job)
   }
 
-  submitMany<R = TResult>(jobs: readonly JobSpec<TPayload>[]): JobRequest<R, TResult>[] {
-    const list: unknown = jobs
-    if (!Array.isArray(list)) throw new InvalidArgumentError('jobs', 'an array of { name, payload, options }', jobs)
-    const out: JobRequest<R, TResult>[] = []
-    for (const j of jobs) out.push(this.submit<R>(j.name, j.payload, j.options))
-    return out
-  }
-
   async waitAll<R>(requests: readonly JobRequest<R, unknown>[], options: WaitOptions = {}): Promise<PromiseSettledResult<R>[]> {
+    const list: unknown = requests
+    if (!Array.isArray(list)) throw new InvalidArgumentError('requests', 'an array of job requests', requests)
     const timeout = intOption('timeout', options.timeout, 0)
     const signal = signalOption(options.signal)
     signal?.throwIfAborted()
     const all = Promise.allSettled(requests.map((r) => r.result))
     if (timeout === 0 && signal === undefined) return all
+    const clock = this.#engine.clock
     return new Promise((resolve, reject) => {
       const timer =
         timeout > 0
-          ? this.#engine.clock.setTimeout(() => {
+          ? clock.setTimeout(() => {
               done()
               reject(new WaitTimeoutError(timeout, requests.filter((r) => r.state === 'pending').length))
             }, timeout)
@@ -126,7 +115,7 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
         reject(signal?.reason as Error)
       }
       const done = (): void => {
-        if (timer !== null) this.#engine.clock.clearTimeout(timer)
+        if (timer !== null) clock.clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -137,73 +126,36 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
     })
   }
 
-  getStatus(handle: string): Promise<JobStatus> {
+  async getStatus(handle: string): Promise<JobStatus> {
     stringArg('handle', handle)
     const engine = this.#engine
     const job = engine.jobByHandle(handle)
-    if (job !== undefined) {
-      const running = job.state === 'running'
-      return Promise.resolve({
-        handle,
-        known: true,
-        running,
-        numerator: job.numerator,
-        denominator: job.denominator,
-        state: running ? 'running' : 'queued',
-      })
-    }
-    const finished = engine.resultCache?.byHandle(handle)
-    return Promise.resolve({
-      handle,
-      known: false,
-      running: false,
-      numerator: 0,
-      denominator: 0,
-      state: finished === undefined ? 'unknown' : finished.outcome.state === 'completed' ? 'completed' : 'failed',
-    })
+    if (job !== undefined) return { handle, ...liveStatus(job) }
+    return { handle, ...finishedStatus(engine.resultCache?.byHandle(handle)) }
   }
 
-  getStatusByUnique(unique: string, functionName?: string): Promise<UniqueStatus> {
+  async getStatusByUnique(unique: string, functionName?: string): Promise<UniqueStatus> {
     stringArg('unique', unique)
     if (functionName !== undefined) stringArg('functionName', functionName)
     const engine = this.#engine
     const job = engine.jobByUnique(unique, functionName)
-    if (job !== undefined) {
-      const running = job.state === 'running'
-      return Promise.resolve({
-        unique,
-        known: true,
-        running,
-        numerator: job.numerator,
-        denominator: job.denominator,
-        waiting: job.clients?.length ?? 0,
-        state: running ? 'running' : 'queued',
-      })
-    }
+    if (job !== undefined) return { unique, ...liveStatus(job), waiting: job.clients?.length ?? 0 }
     const finished = functionName === undefined ? undefined : engine.resultCache?.byUnique(functionName, unique)
-    return Promise.resolve({
-      unique,
-      known: false,
-      running: false,
-      numerator: 0,
-      denominator: 0,
-      waiting: 0,
-      state: finished === undefined ? 'unknown' : finished.outcome.state === 'completed' ? 'completed' : 'failed',
-    })
+    return { unique, ...finishedStatus(finished), waiting: 0 }
   }
 
-  getResult<R = TResult>(handle: string): Promise<JobResult<R> | undefined> {
+  async getResult<R = TResult>(handle: string): Promise<JobResult<R> | undefined> {
     stringArg('handle', handle)
     const finished = this.#engine.resultCache?.byHandle(handle)
-    if (finished === undefined) return Promise.resolve(undefined)
+    if (finished === undefined) return undefined
     const outcome = finished.outcome
     switch (outcome.state) {
       case 'completed':
-        return Promise.resolve({ state: 'completed', value: this.#encoder.decode(outcome.data) as R })
+        return { state: 'completed', value: this.#encoder.decode(outcome.data) as R }
       case 'failed':
-        return Promise.resolve({ state: 'failed', error: outcome.error })
+        return { state: 'failed', error: outcome.error }
       case 'exception':
-        return Promise.resolve({ state: 'failed', error: new JobExceptionError(outcome.data) })
+        return { state: 'failed', error: new JobExceptionError(outcome.data) }
     }
   }
 
@@ -212,4 +164,47 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
     this.#closed = true
     return Promise.resolve()
   }
+
+  #prepare(name: string, payload: TPayload, options: SubmitOptions): Prepared {
+    stringArg('name', name)
+    const unique = options.unique === undefined ? '' : stringArg('unique', options.unique)
+    checkUnique(unique)
+    const priority = priorityLevel(options.priority)
+    const timeout = intOption('timeout', options.timeout, 0)
+    const spec: SubmitSpec = timeout === 0 ? FOREGROUND[priority] : { ...FOREGROUND[priority], timeout }
+    const signal = signalOption(options.signal)
+    return { name, unique, data: this.#encoder.encode(payload), spec, signal }
+  }
+
+  #enqueue<R>(p: Prepared): JobRequest<R, TResult> {
+    const request = new LocalJobRequest<R, TResult>(p.name, p.unique, this.#encoder)
+    if (p.signal?.aborted === true) {
+      request.reject(p.signal.reason)
+      return request
+    }
+    if (this.#closed) {
+      request.reject(new BrokerClosedError('client is closed'))
+      return request
+    }
+    let job: Job
+    try {
+      job = this.#engine.submit(p.name, p.unique, p.data, p.spec, request)
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw err
+      request.reject(err)
+      return request
+    }
+    request.attach(this.#engine, job, p.signal)
+    return request
+  }
+}
+
+function liveStatus(job: Job): Omit<JobStatus, 'handle'> {
+  const running = job.state === 'running'
+  return { known: true, running, numerator: job.numerator, denominator: job.denominator, state: running ? 'running' : 'queued' }
+}
+
+function finishedStatus(finished: FinishedJob | undefined): Omit<JobStatus, 'handle'> {
+  const state = finished === undefined ? 'unknown' : finished.outcome.state === 'completed' ? 'completed' : 'failed'
+  return { known: false, running: false, numerator: 0, denominator: 0, state }
 }

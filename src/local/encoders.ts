@@ -57,7 +57,30 @@ export function resolveEncoder(option: EncoderName | Encoder<never, unknown> | u
   if (option === 'json') return jsonEncoder
   const custom = option as Partial<Encoder<unknown, unknown>> | null
   if (typeof custom === 'object' && custom !== null && typeof custom.encode === 'function' && typeof custom.decode === 'function') {
-    return custom as Encoder<unknown, unknown>
+    return checked(custom as Encoder<unknown, unknown>)
   }
   throw new InvalidArgumentError('encoder', "'raw', 'utf8', 'json' or an object with encode() and decode()", option)
+}
+
+/** Wraps a user's encoder so every failure (a throw, or bytes that are not a Uint8Array) is an EncodingError. */
+function checked(encoder: Encoder<unknown, unknown>): Encoder<unknown, unknown> {
+  return {
+    encode(value) {
+      let data: unknown
+      try {
+        data = encoder.encode(value)
+      } catch (cause) {
+        throw cause instanceof EncodingError ? cause : new EncodingError('the encoder failed to encode a value', { cause })
+      }
+      if (!(data instanceof Uint8Array)) throw new EncodingError(`the encoder returned ${typeof data}, not a Uint8Array`)
+      return data
+    },
+    decode(data) {
+      try {
+        return encoder.decode(data)
+      } catch (cause) {
+        throw cause instanceof EncodingError ? cause : new EncodingError('the encoder failed to decode bytes', { cause })
+      }
+    },
+  }
 }

@@ -2,7 +2,7 @@ import type { Encoder, JobContext } from '../api.js'
 import type { Engine } from '../core/engine.js'
 import type { Job } from '../core/job.js'
 import type { Registration } from '../core/sessions.js'
-import { EncodingError, InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../errors.js'
 
 const UNDECODED = Symbol('undecoded')
 
@@ -72,11 +72,11 @@ export class LocalJobContext<TPayload, TUpdate> implements JobContext<TPayload, 
   }
 
   sendData(data: TUpdate): boolean {
-    return this.#engine.workData(this.#job, this.registration.worker, this.attempt, this.#encodeUpdate(data))
+    return this.#engine.workData(this.#job, this.registration.worker, this.attempt, this.#encoder.encode(data))
   }
 
   sendWarning(data: TUpdate): boolean {
-    return this.#engine.workWarning(this.#job, this.registration.worker, this.attempt, this.#encodeUpdate(data))
+    return this.#engine.workWarning(this.#job, this.registration.worker, this.attempt, this.#encoder.encode(data))
   }
 
   sendStatus(numerator: number, denominator: number): boolean {
@@ -86,14 +86,6 @@ export class LocalJobContext<TPayload, TUpdate> implements JobContext<TPayload, 
     return this.#engine.workStatus(this.#job, this.registration.worker, this.attempt, numerator, denominator)
   }
 
-  #encodeUpdate(data: TUpdate): Uint8Array {
-    try {
-      return this.#encoder.encode(data)
-    } catch (cause) {
-      if (cause instanceof EncodingError) throw cause
-      throw new EncodingError('update cannot be encoded', { cause })
-    }
-  }
 }
 
 function isUint32(n: unknown): n is number {

@@ -2,12 +2,28 @@ import type { CloseOptions, Encoder, Handler, RegisterOptions, WorkerApi } from 
 import type { Engine } from '../core/engine.js'
 import type { Job } from '../core/job.js'
 import type { Registration, WorkerRecord, WorkerSession } from '../core/sessions.js'
-import { EncodingError, type GearboxError, InvalidArgumentError, JobFailedError, WorkerLostError } from '../errors.js'
+import { type GearboxError, InvalidArgumentError, JobFailedError, WorkerLostError } from '../errors.js'
 import { LocalJobContext } from './job-context.js'
 import { intOption, limitOption, stringArg } from './validate.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 type AnyContext = LocalJobContext<unknown, unknown>
+
+/**
+ * A reusable execution slot: its settle callbacks are bound once, so running a job allocates no closures.
+ * A slot holds one attempt at a time, from `run` until its handler settles.
+ */
+interface Slot {
+  ctx: AnyContext | null
+  readonly onValue: (value: unknown) => void
+  readonly onError: (err: unknown) => void
+}
+
+/** What the worker keeps per registration (the engine stores it as `Registration.data`). */
+interface Entry {
+  readonly handler: AnyHandler
+  readonly freeSlots: Slot[]
+}
 
 /**
  * The in-process worker: runs registered async handlers in this thread. Each registration has its own
@@ -48,7 +64,8 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
     const concurrency = limitOption('concurrency', options.concurrency, 1)
     if (this.#names.has(name)) throw new InvalidArgumentError('name', `a function not yet registered on worker "${this.id}"`, name)
     if (this.#closing !== null) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
-    this.#engine.register(this.#record, name, timeout, concurrency, handler)
+    const entry: Entry = { handler: handler as AnyHandler, freeSlots: [] }
+    this.#engine.register(this.#record, name, timeout, concurrency, entry)
     this.#names.add(name)
   }
 
@@ -59,7 +76,7 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
     return this.#engine.unregister(this.#record, name, false)
   }
 
-  close(options: CloseOptions = {}): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.#closing !== null) return this.#closing
     const graceful = options.graceful ?? true
     const timeout = intOption('timeout', options.timeout, 30_000)
@@ -93,30 +110,47 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
   // ---------------------------------------------------------------- WorkerSession
 
   run(job: Job, reg: Registration): void {
+    const entry = reg.data as Entry
     const ctx: AnyContext = new LocalJobContext(this.#engine, job, reg, this.#encoder)
     job.runner = ctx
+    const slot = entry.freeSlots.pop() ?? this.#newSlot()
+    slot.ctx = ctx
     let result: unknown
     try {
-      result = (reg.data as AnyHandler)(ctx)
+      result = entry.handler(ctx)
     } catch (err) {
-      this.#failed(ctx, err)
+      slot.onError(err)
       return
     }
     if (isThenable(result)) {
-      result.then(
-        (value) => {
-          this.#completed(ctx, value)
-        },
-        (err: unknown) => {
-          this.#failed(ctx, err)
-        },
-      )
+      result.then(slot.onValue, slot.onError)
     } else {
       // settle on a later microtask, like an async handler, so the submitter always sees the handle first
       queueMicrotask(() => {
-        this.#completed(ctx, result)
+        slot.onValue(result)
       })
     }
+  }
+
+  #newSlot(): Slot {
+    const slot: Slot = {
+      ctx: null,
+      onValue: (value) => {
+        this.#completed(this.#vacate(slot), value)
+      },
+      onError: (err) => {
+        this.#failed(this.#vacate(slot), err)
+      },
+    }
+    return slot
+  }
+
+  /** Frees the slot for its registration's next job and returns the context it held. */
+  #vacate(slot: Slot): AnyContext {
+    const ctx = slot.ctx as AnyContext
+    slot.ctx = null
+    ;(ctx.registration.data as Entry).freeSlots.push(slot)
+    return ctx
   }
 
   wake(): void {
@@ -134,9 +168,9 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
     let data: Uint8Array | undefined
     try {
       data = this.#encoder.encode(value)
-    } catch (cause) {
-      const err = cause instanceof EncodingError ? cause : new EncodingError('handler result cannot be encoded', { cause })
-      engine.workException(ctx.job, this.#record, ctx.attempt, Buffer.from(err.message), err)
+    } catch (err) {
+      // only the encoders' EncodingError can come from here (custom encoders are wrapped)
+      engine.workException(ctx.job, this.#record, ctx.attempt, Buffer.from(messageOf(err)), err)
     }
     if (data !== undefined) engine.workComplete(ctx.job, this.#record, ctx.attempt, data)
     this.#release(ctx.registration)
