@@ -41,7 +41,7 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Buffer>):
 }
 
 /** One round of `jobs` jobs on a fresh queue; returns elapsed ms after checking the queue ended empty. */
-const rounds: Record<Name, (jobs: number) => Promise<number>> = {
+const oneRound: Record<Name, (jobs: number) => Promise<number>> = {
   async gearbox(jobs) {
     const broker = new Broker()
     broker.worker().register('noop', async (job) => job.data, { concurrency: WINDOW })
@@ -67,18 +67,18 @@ const rounds: Record<Name, (jobs: number) => Promise<number>> = {
 }
 
 async function warmUp(name: Name): Promise<void> {
-  for (let done = 0; done < WARMUP_JOBS; done += WARMUP_JOBS / 3) await rounds[name](WARMUP_JOBS / 3)
+  for (let done = 0; done < WARMUP_JOBS; done += WARMUP_JOBS / 3) await oneRound[name](WARMUP_JOBS / 3)
 }
 
 /** Child mode: warm up, run one round, print `{"name","jobs","ms"}`. */
 async function child(name: Name, jobs: number): Promise<void> {
   await warmUp(name)
-  const ms = await rounds[name](jobs)
+  const ms = await oneRound[name](jobs)
   console.log(JSON.stringify({ name, jobs, ms }))
 }
 
-/** Runs the scenario and returns the result line (also used by run.ts). */
-export async function dispatchBench(options: { rounds: number; jobs: number; inProcess: boolean }): Promise<string> {
+/** Runs the rounds and returns the result lines. */
+async function main(options: { rounds: number; jobs: number; inProcess: boolean }): Promise<string> {
   const { jobs } = options
   const self = fileURLToPath(import.meta.url)
   const rates: Record<Name, number[]> = { gearbox: [], fastq: [], 'p-queue': [] }
@@ -86,7 +86,7 @@ export async function dispatchBench(options: { rounds: number; jobs: number; inP
   for (let r = 0; r < options.rounds; r++) {
     for (const name of CONTENDERS) {
       let ms: number
-      if (options.inProcess) ms = await rounds[name](jobs)
+      if (options.inProcess) ms = await oneRound[name](jobs)
       else {
         const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`])) as { name: string; jobs: number; ms: number }
         check(out.name === name && out.jobs === jobs, `child reported ${JSON.stringify(out)}`)
@@ -98,10 +98,14 @@ export async function dispatchBench(options: { rounds: number; jobs: number; inP
   const g = spread(rates.gearbox)
   const f = spread(rates.fastq)
   const p = spread(rates['p-queue'])
-  const ratio = (a: number, b: number): string => (a / b).toFixed(2)
+  // ratio of the medians, and the spread of the per-round ratios (each round's contenders ran back to back)
+  const ratio = (anchor: Name, m: number): string => {
+    const paired = spread(rates.gearbox.map((x, i) => x / (rates[anchor][i] ?? NaN)))
+    return `${(g.median / m).toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})`
+  }
   return [
-    `dispatch-inproc   gearbox ${siSpread(g, ' jobs/s')}   p-queue ${siSpread(p)}   ratio gearbox/p-queue ${ratio(g.median, p.median)} (goal ≥ 2)`,
-    `dispatch-inproc   gearbox ${siSpread(g, ' jobs/s')}   fastq ${siSpread(f)}   ratio gearbox/fastq ${ratio(g.median, f.median)} (goal ≥ 0.5)`,
+    `dispatch-inproc   gearbox ${siSpread(g, ' jobs/s')}   p-queue ${siSpread(p)}   ratio gearbox/p-queue ${ratio('p-queue', p.median)}   goal ≥ 2`,
+    `dispatch-inproc   gearbox ${siSpread(g, ' jobs/s')}   fastq ${siSpread(f)}   ratio gearbox/fastq ${ratio('fastq', f.median)}   goal ≥ 0.5`,
     `(node ${process.version}, ${options.rounds} interleaved rounds × ${si(jobs)} jobs, ${WINDOW} outstanding, ` +
       `${options.inProcess ? 'one process' : 'one child process per round'}, median [min–max]; all results verified)`,
   ].join('\n')
@@ -121,12 +125,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
   })
   const jobs = Number(values.jobs)
+  const rounds = Number(values.rounds)
   check(Number.isSafeInteger(jobs) && jobs > 0, `--jobs=${values.jobs}`)
+  check(Number.isSafeInteger(rounds) && rounds > 0, `--rounds=${values.rounds}`)
   if (values.child !== undefined) {
     const name = values.child
     if (!isName(name)) throw new Error(`--child=${name}: expected one of ${CONTENDERS.join(', ')}`)
     await child(name, jobs)
   } else {
-    console.log(await dispatchBench({ rounds: Number(values.rounds), jobs, inProcess: values['in-process'] }))
+    console.log(await main({ rounds, jobs, inProcess: values['in-process'] }))
   }
 }

@@ -72,6 +72,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly admin: LocalAdmin
   #workerCount = 0
   #closing: Promise<void> | null = null
+  /** Ends a graceful close's wait early (a forced close while a graceful one waits). */
+  #cutWait: (() => void) | null = null
 
   constructor(options: BrokerOptions = {}) {
     super()
@@ -193,7 +195,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * BrokerClosedError and its handler's signal fires. `graceful: false` does that last step at once.
    */
   async close(options: CloseOptions = {}): Promise<void> {
-    if (this.#closing !== null) return this.#closing
+    if (this.#closing !== null) {
+      if (options.graceful === false) this.#cutWait?.()
+      return this.#closing
+    }
     const graceful = options.graceful ?? true
     const timeout = intOption('timeout', options.timeout, 30_000)
     this.#closing = this.#close(graceful, timeout)
@@ -212,8 +217,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
           resolve()
         }
         const timer = clock.setTimeout(done, timeout)
+        this.#cutWait = done
         engine.onIdle(done)
       })
+      this.#cutWait = null
     }
     engine.failRunning(new BrokerClosedError('broker closed before the job finished'))
     for (const w of engine.workers()) engine.removeWorker(w)

@@ -249,3 +249,42 @@ test('worker.close() with nothing running resolves and its queued functions wait
   broker.worker().register('f', () => 'y')
   assert.equal(await request, 'y')
 })
+
+test('a forced close while a graceful close waits cuts the wait short', limits, async (t) => {
+  const broker = new Broker()
+  t.after(() => broker.close({ graceful: false }))
+  const started = new EventLog<string>()
+  broker.worker({ encoder: 'utf8' }).register('stuck', async (job) => {
+    started.push(job.payload)
+    await untilAborted(job.signal)
+    return 'never'
+  })
+  const request = broker.client({ encoder: 'utf8' }).submit('stuck', 'a')
+  await started.waitFor(1)
+  const graceful = broker.close() // would wait 30 s for the stuck handler
+  const graceful2 = track(graceful)
+  await nextTurn()
+  assert.equal(graceful2.settled, false)
+  await broker.close({ graceful: false })
+  await graceful
+  await assert.rejects(request, isClosed)
+})
+
+test('a forced worker.close while a graceful one waits loses the running job to the retry rules', limits, async (t) => {
+  const broker = new Broker()
+  t.after(() => broker.close({ graceful: false }))
+  const started = new EventLog<number>()
+  const first = broker.worker({ id: 'first', encoder: 'utf8' })
+  first.register('job', async (job) => {
+    started.push(job.attempt)
+    await untilAborted(job.signal)
+    return 'lost'
+  })
+  const request = broker.client({ encoder: 'utf8' }).submit('job', 'x')
+  await started.waitFor(1)
+  const graceful = first.close()
+  await first.close({ graceful: false })
+  await graceful
+  broker.worker({ id: 'second', encoder: 'utf8' }).register('job', (job) => `attempt ${job.attempt}`)
+  assert.equal(await request, 'attempt 2')
+})

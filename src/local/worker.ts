@@ -77,7 +77,11 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
-    if (this.#closing !== null) return this.#closing
+    if (this.#closing !== null) {
+      // a forced close while a graceful one waits: stop waiting, lose what still runs
+      if (options.graceful === false) this.#drained?.()
+      return this.#closing
+    }
     const graceful = options.graceful ?? true
     const timeout = intOption('timeout', options.timeout, 30_000)
     if (graceful) {

@@ -1,0 +1,17 @@
+/**
+ * Runs every benchmark with its default settings, each in its own process (they start further child
+ * processes themselves), and prints their result lines.
+ *
+ *   npx tsc -p tsconfig.json && node --expose-gc .build/bench/run.js
+ */
+import { execFileSync } from 'node:child_process'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+const BENCHES = ['dispatch.js', 'heap-per-job.js']
+
+console.log(`# gearbox bench, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`)
+for (const bench of BENCHES) {
+  const script = fileURLToPath(new URL(bench, import.meta.url))
+  execFileSync(process.execPath, ['--expose-gc', script], { stdio: 'inherit' })
+}
