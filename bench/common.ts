@@ -47,10 +47,14 @@ export function gc(): void {
   globalThis.gc()
 }
 
-/** Runs `node --expose-gc <script> ...args` and returns its stdout; rejects on a non-zero exit. */
+/**
+ * Runs `node --expose-gc <script> ...args` and returns its stdout; rejects on a non-zero exit, or after
+ * two minutes (a job that never completes would otherwise hang the run).
+ */
 export function runNode(script: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--expose-gc', script, ...args], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    const options = { maxBuffer: 1 << 20, timeout: 120_000 }
+    execFile(process.execPath, ['--expose-gc', script, ...args], options, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`${script} ${args.join(' ')} failed: ${stderr || err.message}`))
       else resolve(stdout)
     })

@@ -2,7 +2,7 @@
  * dispatch-inproc: foreground no-op jobs through gearbox, fastq (promise API) and p-queue, with the same
  * producer (WINDOW jobs outstanding, each completion submits the next) and the same async echo handler.
  *
- *   node --expose-gc .build/bench/dispatch.js [--rounds=5] [--jobs=1000000] [--in-process]
+ *   node --expose-gc .build/bench/dispatch.js [--rounds=7] [--jobs=1000000] [--in-process]
  *
  * By default every measured round runs in a fresh child process (`--child=<name>`: warm up, then one
  * round, printing JSON), rounds interleaved A B C A B C ...; see bench/README.md for why.
@@ -15,7 +15,7 @@ import { Broker } from '../src/index.js'
 import { check, now, runNode, si, siSpread, spread } from './common.js'
 
 const WINDOW = 128
-const WARMUP_JOBS = 300_000
+const WARMUP_JOBS = 500_000
 /** Distinct payloads, so a sample of results can be checked against what was sent. */
 const PAYLOADS = Array.from({ length: 1024 }, (_, i) => Buffer.from(`payload ${String(i).padStart(4, '0')}`))
 const CONTENDERS = ['gearbox', 'fastq', 'p-queue'] as const
@@ -67,7 +67,7 @@ const oneRound: Record<Name, (jobs: number) => Promise<number>> = {
 }
 
 async function warmUp(name: Name): Promise<void> {
-  for (let done = 0; done < WARMUP_JOBS; done += WARMUP_JOBS / 3) await oneRound[name](WARMUP_JOBS / 3)
+  for (let done = 0; done < WARMUP_JOBS; done += 100_000) await oneRound[name](100_000)
 }
 
 /** Child mode: warm up, run one round, print `{"name","jobs","ms"}`. */
@@ -118,7 +118,7 @@ function isName(s: string): s is Name {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '7' },
       jobs: { type: 'string', default: '1000000' },
       'in-process': { type: 'boolean', default: false },
       child: { type: 'string' },
