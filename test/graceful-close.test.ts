@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Broker, BrokerClosedError, FakeClock } from '../src/index.js'
-import { deferred, EventLog, untilAborted } from './helpers.js'
+import { deferred, EventLog, track, untilAborted } from './helpers.js'
 
 const limits = { timeout: 10_000 }
 
@@ -10,16 +10,6 @@ function isClosed(err: unknown): true {
   assert.ok(err instanceof BrokerClosedError, `expected a BrokerClosedError, got ${String(err)}`)
   assert.equal(err.code, 'GEARBOX_BROKER_CLOSED')
   return true
-}
-
-/** Tracks whether a promise has settled, without timing anything. */
-function track(promise: Promise<unknown>): { readonly settled: boolean } {
-  const state = { settled: false }
-  promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  )
-  return state
 }
 
 test('graceful close lets running jobs finish, fails queued ones and refuses new submits', limits, async (t) => {

@@ -52,3 +52,13 @@ export class EventLog<T> {
     return this.items.slice(0, count)
   }
 }
+
+/** Tracks whether a promise has settled, without timing anything. */
+export function track(promise: Promise<unknown>): { readonly settled: boolean } {
+  const state = { settled: false }
+  promise.then(
+    () => (state.settled = true),
+    () => (state.settled = true),
+  )
+  return state
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Broker, FakeClock, JobFailedError, WaitTimeoutError } from '../src/index.js'
-import { deferred, EventLog } from './helpers.js'
+import { deferred, EventLog, track } from './helpers.js'
 
 const limits = { timeout: 10_000 }
 
@@ -13,16 +13,6 @@ function isWaitTimeout(pending: number) {
     assert.equal(err.pending, pending)
     return true
   }
-}
-
-/** Tracks whether a promise has settled, without timing anything. */
-function track(promise: Promise<unknown>): { readonly settled: boolean } {
-  const state = { settled: false }
-  promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  )
-  return state
 }
 
 test('submitMany + waitAll give every outcome, in submission order', limits, async (t) => {
