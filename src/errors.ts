@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'GEARBOX_WAIT_TIMEOUT'
   | 'GEARBOX_FUNCTION_IN_USE'
   | 'GEARBOX_ENCODING'
+  | 'GEARBOX_HANDLER_MODULE'
 
 /** Base class of every error gearbox raises. */
 export class GearboxError extends Error {
@@ -139,5 +140,14 @@ function describe(value: unknown): string {
 export class EncodingError extends GearboxError {
   constructor(message: string, options?: ErrorOptions) {
     super('GEARBOX_ENCODING', message, options)
+  }
+}
+
+/** A thread-pool handler module could not be loaded, or exports no handler function under the given name. */
+export class HandlerModuleError extends GearboxError {
+  readonly module: string
+  constructor(module: string, message: string, options?: ErrorOptions) {
+    super('GEARBOX_HANDLER_MODULE', message, options)
+    this.module = module
   }
 }

@@ -39,6 +39,7 @@ export {
   EncodingError,
   FunctionInUseError,
   GearboxError,
+  HandlerModuleError,
   InvalidArgumentError,
   JobCancelledError,
   JobExceptionError,
@@ -49,9 +50,11 @@ export {
   WorkerLostError,
 } from './errors.js'
 export type { ErrorCode } from './errors.js'
-export { jsonEncoder, rawEncoder, utf8Encoder } from './local/encoders.js'
-export type { EncoderName } from './local/encoders.js'
+export { jsonEncoder, rawEncoder, utf8Encoder } from './encoders.js'
+export type { EncoderName } from './encoders.js'
 export type { LocalAdmin } from './local/admin.js'
 export type { LocalClient } from './local/client.js'
 export type { LocalWorker } from './local/worker.js'
+export { ThreadPool } from './pool/thread-pool.js'
+export type { ThreadHandlerOptions, ThreadPoolOptions } from './pool/thread-pool.js'
 export { VERSION } from './version.js'

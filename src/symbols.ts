@@ -2,3 +2,15 @@
 
 /** `broker[kEngine]` gives the TCP adapter and thread pool the broker's engine. */
 export const kEngine = Symbol('gearbox.engine')
+
+/**
+ * Marks a handler made by a ThreadPool: the worker registers it with the pool's shared capacity (a slot
+ * group keyed by `key`) and passes payload bytes through untouched, since the thread does the encoding.
+ */
+export const kThreaded = Symbol('gearbox.threaded')
+
+export interface ThreadedTraits {
+  /** Identity of the shared capacity (one per pool). */
+  readonly key: object
+  readonly capacity: number
+}

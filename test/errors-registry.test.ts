@@ -8,6 +8,7 @@ import {
   EncodingError,
   FunctionInUseError,
   GearboxError,
+  HandlerModuleError,
   InvalidArgumentError,
   JobCancelledError,
   JobExceptionError,
@@ -37,6 +38,7 @@ const registry: Record<string, { readonly make: () => GearboxError; readonly cod
   WaitTimeoutError: { make: () => new WaitTimeoutError(500, 2), code: 'GEARBOX_WAIT_TIMEOUT' },
   FunctionInUseError: { make: () => new FunctionInUseError('resize'), code: 'GEARBOX_FUNCTION_IN_USE' },
   EncodingError: { make: () => new EncodingError('cannot encode'), code: 'GEARBOX_ENCODING' },
+  HandlerModuleError: { make: () => new HandlerModuleError('file:///x.js', 'no handler'), code: 'GEARBOX_HANDLER_MODULE' },
 }
 
 /** Every member of the ErrorCode union (the compiler checks this list is complete). */
@@ -52,6 +54,7 @@ const everyCode: Record<ErrorCode, true> = {
   GEARBOX_WAIT_TIMEOUT: true,
   GEARBOX_FUNCTION_IN_USE: true,
   GEARBOX_ENCODING: true,
+  GEARBOX_HANDLER_MODULE: true,
 }
 
 /** Every exported class that is an Error, by export name. */

@@ -1,10 +1,11 @@
 import type { FunctionEntry } from './function-entry.js'
 import type { Registration, WorkerRecord } from './sessions.js'
 
-/** The registration may take one more job: below its own and its worker's concurrency, worker not closing. */
+/** The registration may take one more job: below its own, its worker's and its group's limits, worker open. */
 export function hasRoom(reg: Registration): boolean {
   const w = reg.worker
-  return reg.active < reg.concurrency && w.active < w.concurrency && !w.closing
+  const g = reg.group
+  return reg.active < reg.concurrency && w.active < w.concurrency && !w.closing && (g === null || g.active < g.limit)
 }
 
 /**
@@ -13,11 +14,16 @@ export function hasRoom(reg: Registration): boolean {
  */
 export function pickRegistration(worker: WorkerRecord): Registration | undefined {
   if (worker.active >= worker.concurrency) return undefined
+  return pickFrom(worker.registrations)
+}
+
+/** {@link pickRegistration} over any list of registrations (e.g. a slot group's, across workers). */
+export function pickFrom(registrations: readonly Registration[]): Registration | undefined {
   let best: Registration | undefined
   let bestPriority = 3
   let bestId = Infinity
-  for (const reg of worker.registrations) {
-    if (reg.active >= reg.concurrency) continue
+  for (const reg of registrations) {
+    if (!hasRoom(reg)) continue
     const head = reg.fn.lanes.peek()
     if (head === undefined) continue
     if (head.priority < bestPriority || (head.priority === bestPriority && head.id < bestId)) {

@@ -12,10 +12,10 @@ import type { Clock } from './clock.js'
 import { FunctionEntry } from './function-entry.js'
 import { Job, type PriorityLevel } from './job.js'
 import type { JobOutcome, ResultCache } from './result-cache.js'
-import { hasRoom, pickRegistration, wakeSleepers } from './dispatch.js'
+import { hasRoom, pickFrom, pickRegistration, wakeSleepers } from './dispatch.js'
 import { checkFunctionName, checkUnique, uniqueKeyOf } from './limits.js'
 import { Schedule } from './schedule.js'
-import { type ClientSession, Registration, WorkerRecord, type WorkerSession } from './sessions.js'
+import { type ClientSession, Registration, SlotGroup, WorkerRecord, type WorkerSession } from './sessions.js'
 
 export interface EngineOptions {
   /** Handles are `${handlePrefix}:${n}`. */
@@ -69,6 +69,7 @@ export class Engine {
   readonly #functions = new Map<string, FunctionEntry>()
   readonly #jobs = new Map<number, Job>()
   readonly #workers = new Set<WorkerRecord>()
+  readonly #groups = new WeakMap<object, SlotGroup>()
   readonly #schedule: Schedule
   #nextId = 1
   #running = 0
@@ -204,12 +205,20 @@ export class Engine {
   }
 
   /** Registers `name` on `worker` (CAN_DO / CAN_DO_TIMEOUT). Duplicates add another registration, as in gearmand. */
-  register(worker: WorkerRecord, name: string, timeout: number, concurrency: number, data: unknown = null): Registration {
+  register(
+    worker: WorkerRecord,
+    name: string,
+    timeout: number,
+    concurrency: number,
+    data: unknown = null,
+    group: SlotGroup | null = null,
+  ): Registration {
     if (this.#closed) throw new BrokerClosedError()
     const fn = this.#functions.get(name) ?? this.#createFunction(name)
-    const reg = new Registration(fn, worker, timeout, concurrency, data)
+    const reg = new Registration(fn, worker, timeout, concurrency, data, group)
     worker.registrations.push(reg)
     fn.registrations.push(reg)
+    group?.registrations.push(reg)
     if (worker.session.mode === 'pull') fn.pullWorkers++
     else this.#markDirty(fn)
     return reg
@@ -256,6 +265,16 @@ export class Engine {
     this.#checkIdle()
   }
 
+  /** The slot group for `key` (one per thread pool, say), created with `limit` on first use. */
+  slotGroup(key: object, limit: number): SlotGroup {
+    let group = this.#groups.get(key)
+    if (group === undefined) {
+      group = new SlotGroup(limit)
+      this.#groups.set(key, group)
+    }
+    return group
+  }
+
   /** Pull: the next job for `worker` (GRAB_JOB), or undefined (NO_JOB). */
   grab(worker: WorkerRecord): Job | undefined {
     worker.sleeping = false
@@ -277,10 +296,16 @@ export class Engine {
   /** A push slot finished with its job (after reporting or being revoked): frees it and hands out the next job. */
   release(reg: Registration): void {
     const worker = reg.worker
+    const group = reg.group
     reg.active--
     worker.active--
-    if (!this.#workers.has(worker)) return
+    if (group !== null) group.active--
+    if (!this.#workers.has(worker)) {
+      if (group !== null) this.#fillGroup(group)
+      return
+    }
     this.#busySlots--
+    if (group !== null) this.#fillGroup(group)
     if (!worker.closing) this.#fill(worker)
     this.#checkIdle()
   }
@@ -471,6 +496,9 @@ export class Engine {
     const regs = reg.fn.registrations
     const i = regs.indexOf(reg)
     if (i !== -1) regs.splice(i, 1)
+    const grouped = reg.group?.registrations
+    const j = grouped?.indexOf(reg) ?? -1
+    if (grouped !== undefined && j !== -1) grouped.splice(j, 1)
     if (reg.worker.session.mode === 'pull') reg.fn.pullWorkers--
   }
 
@@ -537,6 +565,17 @@ export class Engine {
     }
   }
 
+  /** Gives a group's free slots to the best queued jobs across all its registrations. */
+  #fillGroup(group: SlotGroup): void {
+    while (group.active < group.limit) {
+      const reg = pickFrom(group.registrations)
+      if (reg === undefined) return
+      const job = reg.fn.lanes.peek() as Job
+      reg.fn.lanes.take(job)
+      this.#assign(job, reg)
+    }
+  }
+
   /** Gives a push worker jobs until it is full or nothing it can do is queued. */
   #fill(worker: WorkerRecord): void {
     while (worker.active < worker.concurrency && !worker.closing) {
@@ -564,6 +603,7 @@ export class Engine {
     job.assignment = reg
     reg.active++
     worker.active++
+    if (reg.group !== null) reg.group.active++
     worker.jobs.add(job)
     job.fn.running++
     this.#running++

@@ -66,13 +66,31 @@ export class Registration {
   readonly concurrency: number
   /** The session's own data for this registration (e.g. the handler). */
   readonly data: unknown
+  /** Capacity shared with other registrations (e.g. one thread pool's), or null. */
+  readonly group: SlotGroup | null
   active = 0
 
-  constructor(fn: FunctionEntry, worker: WorkerRecord, timeout: number, concurrency: number, data: unknown) {
+  constructor(fn: FunctionEntry, worker: WorkerRecord, timeout: number, concurrency: number, data: unknown, group: SlotGroup | null) {
     this.fn = fn
     this.worker = worker
     this.timeout = timeout
     this.concurrency = concurrency
     this.data = data
+    this.group = group
+  }
+}
+
+/**
+ * Capacity shared by registrations on any workers: every function served by one thread pool belongs to one
+ * group, so the pool is never handed more jobs than it can run and the rest wait in the broker's lanes, in
+ * priority order.
+ */
+export class SlotGroup {
+  readonly limit: number
+  active = 0
+  readonly registrations: Registration[] = []
+
+  constructor(limit: number) {
+    this.limit = limit
   }
 }

@@ -5,6 +5,8 @@ import type { Registration, WorkerRecord, WorkerSession } from '../core/sessions
 import { type GearboxError, InvalidArgumentError, JobFailedError, WorkerLostError } from '../errors.js'
 import { LocalJobContext } from './job-context.js'
 import { intOption, limitOption, stringArg } from './validate.js'
+import { rawEncoder } from '../encoders.js'
+import { kThreaded, type ThreadedTraits } from '../symbols.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 type AnyContext = LocalJobContext<unknown, unknown>
@@ -23,6 +25,7 @@ interface Slot {
 interface Entry {
   readonly handler: AnyHandler
   readonly freeSlots: Slot[]
+  readonly encoder: Encoder<unknown, unknown>
 }
 
 /**
@@ -60,12 +63,17 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
   register<P = TPayload, R = TResult>(name: string, handler: Handler<P, R, TResult>, options: RegisterOptions = {}): void {
     stringArg('name', name)
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'a function', handler)
+    const threaded = (handler as { [kThreaded]?: ThreadedTraits })[kThreaded]
     const timeout = intOption('timeout', options.timeout, 0)
-    const concurrency = limitOption('concurrency', options.concurrency, 1)
+    // a threaded handler's slots are its pool's: by default it may use them all
+    const concurrency = limitOption('concurrency', options.concurrency, threaded?.capacity ?? 1)
     if (this.#names.has(name)) throw new InvalidArgumentError('name', `a function not yet registered on worker "${this.id}"`, name)
     if (this.#closing !== null) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
-    const entry: Entry = { handler: handler as AnyHandler, freeSlots: [] }
-    this.#engine.register(this.#record, name, timeout, concurrency, entry)
+    const group = threaded === undefined ? null : this.#engine.slotGroup(threaded.key, threaded.capacity)
+    // a threaded handler encodes inside its thread: bytes pass through here untouched
+    const encoder = threaded === undefined ? this.#encoder : (rawEncoder as Encoder<unknown, unknown>)
+    const entry: Entry = { handler: handler as AnyHandler, freeSlots: [], encoder }
+    this.#engine.register(this.#record, name, timeout, concurrency, entry, group)
     this.#names.add(name)
   }
 
@@ -115,7 +123,7 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
 
   run(job: Job, reg: Registration): void {
     const entry = reg.data as Entry
-    const ctx: AnyContext = new LocalJobContext(this.#engine, job, reg, this.#encoder)
+    const ctx: AnyContext = new LocalJobContext(this.#engine, job, reg, entry.encoder)
     job.runner = ctx
     const slot = entry.freeSlots.pop() ?? this.#newSlot()
     slot.ctx = ctx
@@ -171,7 +179,7 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
     const engine = this.#engine
     let data: Uint8Array | undefined
     try {
-      data = this.#encoder.encode(value)
+      data = (ctx.registration.data as Entry).encoder.encode(value)
     } catch (err) {
       // only the encoders' EncodingError can come from here (custom encoders are wrapped)
       engine.workException(ctx.job, this.#record, ctx.attempt, Buffer.from(messageOf(err)), err)

@@ -1,5 +1,5 @@
-import type { Encoder } from '../api.js'
-import { EncodingError, InvalidArgumentError } from '../errors.js'
+import type { Encoder } from './api.js'
+import { EncodingError, InvalidArgumentError } from './errors.js'
 
 /** The built-in encoders by name; `raw` is the default. */
 export type EncoderName = 'raw' | 'utf8' | 'json'

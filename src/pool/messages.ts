@@ -1,0 +1,51 @@
+/**
+ * What travels between a ThreadPool and its threads. Tasks and outcomes go through tinypool; updates
+ * (thread → main) and abort requests (main → threads) go through one BroadcastChannel per pool.
+ */
+
+/** Payloads and results at least this large move between threads by transfer; smaller ones are cheaper to copy. */
+export const TRANSFER_MIN_BYTES = 64 * 1024
+
+/** A job attempt handed to a thread. */
+export interface ThreadTask {
+  /** Pool-wide task id; updates and aborts refer to it. */
+  readonly id: number
+  /** URL of the user's module. */
+  readonly module: string
+  /** Name of the exported handler ('default' for the default export). */
+  readonly exportName: string
+  readonly encoder: BuiltinEncoderName
+  readonly handle: string
+  readonly name: string
+  readonly unique: string
+  readonly attempt: number
+  /** The payload: an exact copy (transferred), or a view on a SharedArrayBuffer. */
+  readonly data: Uint8Array
+}
+
+export type BuiltinEncoderName = 'raw' | 'utf8' | 'json'
+
+/** How the attempt ended inside the thread. A thread that dies produces no outcome: tinypool rejects instead. */
+export type ThreadOutcome =
+  | { readonly kind: 'complete'; readonly data: Uint8Array; readonly updates: number }
+  | { readonly kind: 'fail'; readonly message: string; readonly updates: number }
+  | { readonly kind: 'exception'; readonly message: string; readonly code: string | undefined; readonly updates: number }
+  | { readonly kind: 'lost'; readonly message: string; readonly updates: number }
+
+/** Thread → main: an update from a running handler. */
+export type UpdateMessage =
+  | { readonly id: number; readonly type: 'data' | 'warning'; readonly data: Uint8Array }
+  | { readonly id: number; readonly type: 'status'; readonly numerator: number; readonly denominator: number }
+
+/** Main → threads: stop the task with this id (its handler's signal fires with an error of this code). */
+export interface AbortMessage {
+  readonly type: 'abort'
+  readonly id: number
+  readonly code: string
+  readonly message: string
+}
+
+/** What the pool passes to every thread (tinypool's workerData). */
+export interface ThreadData {
+  readonly channel: string
+}

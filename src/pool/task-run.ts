@@ -1,0 +1,140 @@
+import type { JobContext } from '../api.js'
+import { GearboxError, HandlerModuleError, JobFailedError, WorkerLostError } from '../errors.js'
+import type { AbortMessage, ThreadOutcome, UpdateMessage } from './messages.js'
+
+/** What a task run needs from its pool. */
+export interface PoolSide {
+  readonly gracePeriod: number
+  readonly terminateTimeout: number
+  /** Registers a live run (the pool routes updates to it) or removes it. */
+  track(id: number, run: TaskRun | null): void
+  postDown(message: AbortMessage): void
+}
+
+/**
+ * One job attempt on the pool, from the main thread's side: forwards the thread's updates to the job,
+ * settles once the outcome and every update it counts have arrived, and escalates a fired signal from a
+ * cooperative abort to terminating the thread after the grace period. Its promise always settles, even if
+ * a thread never terminates.
+ */
+export class TaskRun {
+  readonly #id: number
+  readonly #job: JobContext<Buffer, Uint8Array>
+  readonly #pool: PoolSide
+  readonly #module: string
+  readonly #resolve: (data: Uint8Array) => void
+  readonly #reject: (err: unknown) => void
+  /** Aborting it makes tinypool terminate the thread. */
+  readonly hardStop = new AbortController()
+  #received = 0
+  #outcome: ThreadOutcome | null = null
+  #timer: NodeJS.Timeout | null = null
+  #settled = false
+
+  constructor(
+    id: number,
+    job: JobContext<Buffer, Uint8Array>,
+    module: string,
+    pool: PoolSide,
+    resolve: (data: Uint8Array) => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.#id = id
+    this.#job = job
+    this.#module = module
+    this.#pool = pool
+    this.#resolve = resolve
+    this.#reject = reject
+    pool.track(id, this)
+    job.signal.addEventListener('abort', this.#onAbort, { once: true })
+  }
+
+  /** tinypool's answer: the outcome, or a rejection when the thread died or was terminated. */
+  readonly onOutcome = (outcome: ThreadOutcome): void => {
+    if (this.#received < outcome.updates) this.#outcome = outcome // the rest of its updates are on their way
+    else this.#settle(outcome, null)
+  }
+
+  readonly onDeath = (cause: unknown): void => {
+    const message = this.hardStop.signal.aborted ? 'thread terminated after the grace period' : 'thread died while running the job'
+    this.#settle(null, new WorkerLostError(message, 0, { cause }))
+  }
+
+  /** An update the thread posted; updates arrive in the order they were sent. */
+  onUpdate(message: UpdateMessage): void {
+    const job = this.#job
+    switch (message.type) {
+      case 'data':
+        job.sendData(message.data)
+        break
+      case 'warning':
+        job.sendWarning(message.data)
+        break
+      case 'status':
+        job.sendStatus(message.numerator, message.denominator)
+        break
+    }
+    this.#received++
+    const outcome = this.#outcome
+    if (outcome !== null && this.#received >= outcome.updates) this.#settle(outcome, null)
+  }
+
+  /** Asks the thread to stop now (pool closing). */
+  abortInThread(reason: unknown): void {
+    const code = reason instanceof GearboxError ? reason.code : 'GEARBOX_JOB_CANCELLED'
+    const message = reason instanceof Error ? reason.message : 'job aborted'
+    this.#pool.postDown({ type: 'abort', id: this.#id, code, message })
+  }
+
+  readonly #onAbort = (): void => {
+    this.abortInThread(this.#job.signal.reason)
+    // tier two: terminate the thread if the handler has not returned after the grace period
+    this.#timer = setTimeout(this.#terminate, this.#pool.gracePeriod)
+  }
+
+  readonly #terminate = (): void => {
+    this.hardStop.abort()
+    // tinypool's terminate can hang: stop waiting for it after terminateTimeout
+    this.#timer = setTimeout(() => {
+      this.#settle(null, new WorkerLostError(`thread did not terminate within ${this.#pool.terminateTimeout} ms`))
+    }, this.#pool.terminateTimeout)
+  }
+
+  #settle(outcome: ThreadOutcome | null, error: unknown): void {
+    if (this.#settled) return
+    this.#settled = true
+    this.#job.signal.removeEventListener('abort', this.#onAbort)
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#pool.track(this.#id, null)
+    if (outcome === null) {
+      this.#reject(error)
+      return
+    }
+    switch (outcome.kind) {
+      case 'complete':
+        this.#resolve(outcome.data)
+        break
+      case 'fail':
+        this.#reject(new JobFailedError(outcome.message))
+        break
+      case 'lost':
+        this.#reject(new WorkerLostError(outcome.message))
+        break
+      case 'exception':
+        this.#reject(
+          outcome.code === 'GEARBOX_HANDLER_MODULE' ? new HandlerModuleError(this.#module, outcome.message) : new ThreadError(outcome.message, outcome.code),
+        )
+        break
+    }
+  }
+}
+
+/** An error a handler threw inside a thread, rebuilt in the main thread (its `code`, if it had one, is kept). */
+export class ThreadError extends Error {
+  readonly threadCode: string | undefined
+  constructor(message: string, threadCode: string | undefined) {
+    super(message)
+    this.name = 'ThreadError'
+    this.threadCode = threadCode
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Runs inside each pool thread (tinypool's `filename`): loads the user's handler module, gives the handler
+ * the same `job` shape as in the main thread, and returns the outcome, moving result bytes back without a
+ * copy when it can. Never imported by the main thread.
+ */
+import { BroadcastChannel } from 'node:worker_threads'
+import Tinypool from 'tinypool'
+import type { Handler } from '../api.js'
+import { resolveEncoder } from '../encoders.js'
+import { type ErrorCode, GearboxError, HandlerModuleError, WorkerLostError } from '../errors.js'
+import { type AbortMessage, type ThreadData, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
+import { ThreadJobContext } from './thread-context.js'
+
+type AnyHandler = Handler<unknown, unknown, unknown>
+
+const { channel } = Tinypool.workerData as ThreadData
+// updates go up to the main thread; aborts come down; neither channel may keep an idle thread alive
+const up = new BroadcastChannel(`${channel}:up`)
+const down = new BroadcastChannel(`${channel}:down`)
+up.unref()
+down.unref()
+const running = new Map<number, ThreadJobContext>()
+down.onmessage = (event: unknown) => {
+  const message = (event as { data: AbortMessage }).data
+  running.get(message.id)?.abort(new GearboxError(message.code as ErrorCode, message.message))
+}
+const post = (message: UpdateMessage): void => {
+  up.postMessage(message)
+}
+
+// a handler that calls process.exit() loses its job (retried by the broker), not the thread: the call throws
+// eslint-disable-next-line no-restricted-properties -- replaced, not called: this is how the thread survives it
+process.exit = (code?: number | string | null): never => {
+  throw new WorkerLostError(`handler called process.exit(${String(code ?? '')})`)
+}
+
+const handlers = new Map<string, Promise<AnyHandler>>()
+/** Handlers already loaded, for the fast path (no await). */
+const loaded = new Map<string, AnyHandler>()
+
+function loadHandler(key: string, module: string, exportName: string): Promise<AnyHandler> {
+  let found = handlers.get(key)
+  if (found === undefined) {
+    found = import(module).then(
+      (ns: Record<string, unknown>) => {
+        const fn = ns[exportName]
+        if (typeof fn !== 'function') {
+          throw new HandlerModuleError(module, `${module} exports no function named "${exportName}"`)
+        }
+        loaded.set(key, fn as AnyHandler)
+        return fn as AnyHandler
+      },
+      (cause: unknown) => {
+        throw new HandlerModuleError(module, `cannot load ${module}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+      },
+    )
+    handlers.set(key, found)
+  }
+  return found
+}
+
+/** tinypool calls this for every task. It resolves to an outcome; it rejects only if the thread itself breaks. */
+export default async function runTask(task: ThreadTask): Promise<unknown> {
+  const encoder = resolveEncoder(task.encoder)
+  const ctx = new ThreadJobContext(task, encoder, post)
+  running.set(task.id, ctx)
+  try {
+    const key = task.module + '#' + task.exportName
+    const handler = loaded.get(key) ?? (await loadHandler(key, task.module, task.exportName))
+    let value = handler(ctx)
+    if (isThenable(value)) value = await value
+    return moveOutcome({ kind: 'complete', data: encoder.encode(value), updates: ctx.updates })
+  } catch (err) {
+    return outcomeOf(err, ctx.updates)
+  } finally {
+    running.delete(task.id)
+  }
+}
+
+function outcomeOf(err: unknown, updates: number): ThreadOutcome {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined
+  const message = err instanceof Error ? err.message : String(err)
+  if (code === 'GEARBOX_JOB_FAILED') return { kind: 'fail', message, updates }
+  if (code === 'GEARBOX_WORKER_LOST') return { kind: 'lost', message, updates }
+  return { kind: 'exception', message, code: typeof code === 'string' ? code : undefined, updates }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/**
+ * Large result bytes that own their whole ArrayBuffer go back by transfer (no copy); small ones are cheaper
+ * to clone, and a view on part of a buffer must be cloned (a transfer would take the whole buffer).
+ */
+function moveOutcome(outcome: ThreadOutcome & { kind: 'complete' }): unknown {
+  const bytes = outcome.data
+  const buffer = bytes.buffer
+  if (bytes.byteLength < TRANSFER_MIN_BYTES || !(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength) {
+    return outcome
+  }
+  return Tinypool.move({
+    [Tinypool.transferableSymbol]: buffer,
+    [Tinypool.valueSymbol]: outcome,
+  } as unknown as ArrayBuffer)
+}

@@ -1,0 +1,229 @@
+import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { BroadcastChannel, type ResourceLimits } from 'node:worker_threads'
+import Tinypool from 'tinypool'
+import type { Handler, JobContext } from '../api.js'
+import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../errors.js'
+import { kThreaded, type ThreadedTraits } from '../symbols.js'
+import { type BuiltinEncoderName, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
+import { type PoolSide, TaskRun } from './task-run.js'
+
+export interface ThreadPoolOptions {
+  /** Threads at most. Default: the machine's available parallelism. */
+  maxThreads?: number | undefined
+  /** Threads kept alive when idle. Default: tinypool's (half the cores, at least 1). */
+  minThreads?: number | undefined
+  /** Jobs one thread runs at once (for handlers that await I/O). Default 1. */
+  concurrentTasksPerThread?: number | undefined
+  /** ms an idle thread above `minThreads` lives. */
+  idleTimeout?: number | undefined
+  /** V8 limits per thread; a thread that exceeds them dies and loses only its job (retried). */
+  resourceLimits?: ResourceLimits | undefined
+  /** ms between a job's signal firing (timeout, cancel, close) and terminating its thread if it has not returned. Default 1000. */
+  gracePeriod?: number | undefined
+  /** ms to wait for a thread to terminate before giving up on it. Default 5000. */
+  terminateTimeout?: number | undefined
+}
+
+export interface ThreadHandlerOptions {
+  /** The handler's export name. Default `'default'`. */
+  export?: string | undefined
+  /** How the thread decodes `job.payload` and encodes the result and updates. Default `'raw'`. */
+  encoder?: BuiltinEncoderName | undefined
+}
+
+let poolCount = 0
+
+/**
+ * A tinypool of worker threads for CPU-heavy handlers. `pool.handler(moduleUrl)` gives an ordinary handler
+ * to register on any worker; every function served by one pool shares its capacity, so the pool is fed at
+ * most `capacity` jobs and the rest wait in the broker's lanes in priority order.
+ * @example
+ * const threads = new ThreadPool({ maxThreads: 2 })
+ * broker.worker().register('resize', threads.handler(new URL('./resize.js', import.meta.url)))
+ * // … later
+ * await broker.close()
+ * await threads.close()
+ */
+export class ThreadPool {
+  /** Jobs the pool runs at once: maxThreads × concurrentTasksPerThread. */
+  readonly capacity: number
+  readonly #pool: Tinypool
+  readonly #up: BroadcastChannel
+  readonly #down: BroadcastChannel
+  readonly #tasks = new Map<number, TaskRun>()
+  readonly #traits: ThreadedTraits
+  readonly #side: PoolSide
+  #nextId = 1
+  #closing: Promise<void> | null = null
+  #drained: (() => void) | null = null
+
+  constructor(options: ThreadPoolOptions = {}) {
+    const maxThreads = positiveInt('maxThreads', options.maxThreads, availableParallelism())
+    const perThread = positiveInt('concurrentTasksPerThread', options.concurrentTasksPerThread, 1)
+    const minThreads = options.minThreads === undefined ? undefined : positiveInt('minThreads', options.minThreads, 1)
+    const gracePeriod = nonNegativeInt('gracePeriod', options.gracePeriod, 1000)
+    const terminateTimeout = nonNegativeInt('terminateTimeout', options.terminateTimeout, 5000)
+    this.capacity = maxThreads * perThread
+    const channel = `gearbox:pool:${process.pid}:${++poolCount}:${Math.random().toString(36).slice(2)}`
+    this.#up = new BroadcastChannel(`${channel}:up`)
+    this.#down = new BroadcastChannel(`${channel}:down`)
+    this.#up.unref()
+    this.#down.unref()
+    this.#up.onmessage = (event: unknown) => {
+      const message = (event as { data: UpdateMessage }).data
+      this.#tasks.get(message.id)?.onUpdate(message)
+    }
+    this.#side = {
+      gracePeriod,
+      terminateTimeout,
+      track: (id, run) => {
+        this.#track(id, run)
+      },
+      postDown: (message) => {
+        this.#down.postMessage(message)
+      },
+    }
+    this.#pool = new Tinypool({
+      filename: new URL('./thread-entry.js', import.meta.url).href,
+      maxThreads,
+      ...(minThreads === undefined ? {} : { minThreads: Math.min(minThreads, maxThreads) }),
+      concurrentTasksPerWorker: perThread,
+      ...(options.idleTimeout === undefined ? {} : { idleTimeout: nonNegativeInt('idleTimeout', options.idleTimeout, 0) }),
+      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+      terminateTimeout,
+      workerData: { channel },
+    })
+    this.#traits = { key: this, capacity: this.capacity }
+  }
+
+  /** Jobs running on the pool's threads now. */
+  get running(): number {
+    return this.#tasks.size
+  }
+
+  /**
+   * A handler that runs `module`'s export in a thread. The module must exist (checked now for file URLs);
+   * an export that is missing or not a function fails each job with a HandlerModuleError.
+   */
+  handler(module: URL | string, options: ThreadHandlerOptions = {}): Handler<Buffer, Uint8Array> {
+    const href = moduleHref(module)
+    const exportName = options.export ?? 'default'
+    if (typeof exportName !== 'string' || exportName === '') throw new InvalidArgumentError('export', 'a non-empty string', exportName)
+    const encoder: unknown = options.encoder ?? 'raw'
+    if (encoder !== 'raw' && encoder !== 'utf8' && encoder !== 'json') {
+      throw new InvalidArgumentError('encoder', "'raw', 'utf8' or 'json' (the thread encodes)", encoder)
+    }
+    const run = (job: JobContext<Buffer, Uint8Array>): Promise<Uint8Array> => this.#run(job, href, exportName, encoder)
+    return Object.assign(run, { [kThreaded]: this.#traits })
+  }
+
+  /**
+   * Stops the pool: new jobs are refused, running ones may finish within `timeout` ms (close the broker
+   * first so nothing new arrives), then the threads are terminated (each within `terminateTimeout`).
+   */
+  #track(id: number, run: TaskRun | null): void {
+    if (run !== null) {
+      // updates may still be in flight when tinypool reports the outcome: keep the process alive for them
+      if (this.#tasks.size === 0) this.#up.ref()
+      this.#tasks.set(id, run)
+      return
+    }
+    this.#tasks.delete(id)
+    if (this.#tasks.size === 0) {
+      this.#up.unref()
+      this.#drained?.()
+    }
+  }
+
+  async close(options: { timeout?: number | undefined } = {}): Promise<void> {
+    const timeout = nonNegativeInt('timeout', options.timeout, 30_000)
+    this.#closing ??= this.#close(timeout)
+    return this.#closing
+  }
+
+  async #close(timeout: number): Promise<void> {
+    if (this.#tasks.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeout)
+        function done(): void {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.#drained = done
+      })
+      this.#drained = null
+    }
+    for (const run of this.#tasks.values()) run.abortInThread(new BrokerClosedError('thread pool closed'))
+    await withDeadline(this.#pool.destroy(), this.#side.terminateTimeout)
+    this.#up.close()
+    this.#down.close()
+  }
+
+  #run(job: JobContext<Buffer, Uint8Array>, module: string, exportName: string, encoder: BuiltinEncoderName): Promise<Uint8Array> {
+    if (this.#closing !== null) return Promise.reject(new JobFailedError('thread pool is closed'))
+    const id = this.#nextId++
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const run = new TaskRun(id, job, module, this.#side, resolve, reject)
+      const data = job.data
+      const shared = data.buffer instanceof SharedArrayBuffer
+      // a payload in a SharedArrayBuffer is shared as is; others are copied once, exactly (a clone of a view
+      // would copy its whole buffer, e.g. an 8 KiB Buffer pool slab), and large copies are moved, not cloned
+      const payload = shared ? data : new Uint8Array(data)
+      const move = !shared && payload.byteLength >= TRANSFER_MIN_BYTES
+      const task: ThreadTask = {
+        id,
+        module,
+        exportName,
+        encoder,
+        handle: job.handle,
+        name: job.name,
+        unique: job.unique,
+        attempt: job.attempt,
+        data: payload,
+      }
+      const options = move ? { signal: run.hardStop.signal, transferList: [payload.buffer as ArrayBuffer] } : { signal: run.hardStop.signal }
+      ;(this.#pool.run(task, options) as Promise<ThreadOutcome>).then(run.onOutcome, run.onDeath)
+    })
+  }
+}
+
+function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    promise.then(
+      () => {
+        clearTimeout(timer)
+        resolve()
+      },
+      () => {
+        clearTimeout(timer)
+        resolve()
+      },
+    )
+  })
+}
+
+function moduleHref(module: URL | string): string {
+  let url: URL
+  if (module instanceof URL) url = module
+  else if (typeof module === 'string' && module !== '') url = /^[a-z][a-z0-9+.-]*:/i.test(module) ? new URL(module) : pathToFileURL(module)
+  else throw new InvalidArgumentError('module', 'a URL or a path', module)
+  if (url.protocol === 'file:' && !existsSync(fileURLToPath(url))) {
+    throw new InvalidArgumentError('module', 'the path of an existing module', url.href)
+  }
+  return url.href
+}
+
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(name, 'an integer >= 1', value)
+  return value
+}
+
+function nonNegativeInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(name, 'an integer >= 0', value)
+  return value
+}
