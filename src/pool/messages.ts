@@ -48,4 +48,7 @@ export interface AbortMessage {
 /** What the pool passes to every thread (tinypool's workerData). */
 export interface ThreadData {
   readonly channel: string
+  /** ThreadSlots' shared memory. */
+  readonly slots: SharedArrayBuffer
+  readonly perThread: number
 }

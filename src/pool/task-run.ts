@@ -9,6 +9,8 @@ export interface PoolSide {
   /** Registers a live run (the pool routes updates to it) or removes it. */
   track(id: number, run: TaskRun | null): void
   postDown(message: AbortMessage): void
+  /** Terminates the thread running task `id` (tinypool then fails the task and replaces the thread). */
+  kill(id: number, reason: Error): boolean
 }
 
 /**
@@ -24,9 +26,8 @@ export class TaskRun {
   readonly #module: string
   readonly #resolve: (data: Uint8Array) => void
   readonly #reject: (err: unknown) => void
-  /** Aborting it makes tinypool terminate the thread. */
-  readonly hardStop = new AbortController()
   #received = 0
+  #killed = false
   #outcome: ThreadOutcome | null = null
   #timer: NodeJS.Timeout | null = null
   #settled = false
@@ -56,7 +57,7 @@ export class TaskRun {
   }
 
   readonly onDeath = (cause: unknown): void => {
-    const message = this.hardStop.signal.aborted ? 'thread terminated after the grace period' : 'thread died while running the job'
+    const message = this.#killed ? 'thread terminated after the grace period' : 'thread died while running the job'
     this.#settle(null, new WorkerLostError(message, 0, { cause }))
   }
 
@@ -93,7 +94,7 @@ export class TaskRun {
   }
 
   readonly #terminate = (): void => {
-    this.hardStop.abort()
+    this.#killed = this.#pool.kill(this.#id, new WorkerLostError('handler ignored its signal for the grace period'))
     // tinypool's terminate can hang: stop waiting for it after terminateTimeout
     this.#timer = setTimeout(() => {
       this.#settle(null, new WorkerLostError(`thread did not terminate within ${this.#pool.terminateTimeout} ms`))

@@ -3,17 +3,20 @@
  * the same `job` shape as in the main thread, and returns the outcome, moving result bytes back without a
  * copy when it can. Never imported by the main thread.
  */
-import { BroadcastChannel } from 'node:worker_threads'
-import Tinypool from 'tinypool'
+import { BroadcastChannel, threadId } from 'node:worker_threads'
+import Tinypool, { workerId as tinypoolWorkerId } from 'tinypool'
 import type { Handler } from '../api.js'
 import { resolveEncoder } from '../encoders.js'
 import { type ErrorCode, GearboxError, HandlerModuleError, WorkerLostError } from '../errors.js'
 import { type AbortMessage, type ThreadData, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
 import { ThreadJobContext } from './thread-context.js'
+import { ThreadSlots } from './thread-slots.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 
-const { channel } = Tinypool.workerData as ThreadData
+const { channel, slots: slotMemory, perThread } = Tinypool.workerData as ThreadData
+const slots = new ThreadSlots(slotMemory, perThread)
+slots.setThreadId(tinypoolWorkerId, threadId)
 // updates go up to the main thread; aborts come down; neither channel may keep an idle thread alive
 const up = new BroadcastChannel(`${channel}:up`)
 const down = new BroadcastChannel(`${channel}:down`)
@@ -64,6 +67,7 @@ export default async function runTask(task: ThreadTask): Promise<unknown> {
   const encoder = resolveEncoder(task.encoder)
   const ctx = new ThreadJobContext(task, encoder, post)
   running.set(task.id, ctx)
+  const cell = slots.claim(tinypoolWorkerId, task.id)
   try {
     const key = task.module + '#' + task.exportName
     const handler = loaded.get(key) ?? (await loadHandler(key, task.module, task.exportName))
@@ -74,6 +78,7 @@ export default async function runTask(task: ThreadTask): Promise<unknown> {
     return outcomeOf(err, ctx.updates)
   } finally {
     running.delete(task.id)
+    slots.clear(cell)
   }
 }
 

@@ -8,6 +8,7 @@ import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../erro
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
 import { type BuiltinEncoderName, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
 import { type PoolSide, TaskRun } from './task-run.js'
+import { ThreadSlots } from './thread-slots.js'
 
 export interface ThreadPoolOptions {
   /** Threads at most. Default: the machine's available parallelism. */
@@ -55,6 +56,7 @@ export class ThreadPool {
   readonly #tasks = new Map<number, TaskRun>()
   readonly #traits: ThreadedTraits
   readonly #side: PoolSide
+  readonly #slots: ThreadSlots
   #nextId = 1
   #closing: Promise<void> | null = null
   #drained: (() => void) | null = null
@@ -66,6 +68,7 @@ export class ThreadPool {
     const gracePeriod = nonNegativeInt('gracePeriod', options.gracePeriod, 1000)
     const terminateTimeout = nonNegativeInt('terminateTimeout', options.terminateTimeout, 5000)
     this.capacity = maxThreads * perThread
+    this.#slots = ThreadSlots.create(maxThreads, perThread)
     const channel = `gearbox:pool:${process.pid}:${++poolCount}:${Math.random().toString(36).slice(2)}`
     this.#up = new BroadcastChannel(`${channel}:up`)
     this.#down = new BroadcastChannel(`${channel}:down`)
@@ -84,6 +87,7 @@ export class ThreadPool {
       postDown: (message) => {
         this.#down.postMessage(message)
       },
+      kill: (id, reason) => this.#kill(id, reason),
     }
     this.#pool = new Tinypool({
       filename: new URL('./thread-entry.js', import.meta.url).href,
@@ -93,7 +97,7 @@ export class ThreadPool {
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: nonNegativeInt('idleTimeout', options.idleTimeout, 0) }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       terminateTimeout,
-      workerData: { channel },
+      workerData: { channel, slots: this.#slots.buffer, perThread },
     })
     this.#traits = { key: this, capacity: this.capacity }
   }
@@ -137,6 +141,20 @@ export class ThreadPool {
     }
   }
 
+  /**
+   * Terminates the thread running task `id`. The thread is reported to tinypool as failed ('error'), which is
+   * how tinypool itself handles a crashed thread: it rejects the thread's tasks, terminates it within
+   * `terminateTimeout` and starts a replacement.
+   */
+  #kill(id: number, reason: Error): boolean {
+    const threadId = this.#slots.threadOf(id)
+    if (threadId === undefined) return false
+    const thread = this.#pool.threads.find((t) => t.threadId === threadId)
+    if (thread === undefined) return false
+    thread.emit('error', reason)
+    return true
+  }
+
   async close(options: { timeout?: number | undefined } = {}): Promise<void> {
     const timeout = nonNegativeInt('timeout', options.timeout, 30_000)
     this.#closing ??= this.#close(timeout)
@@ -163,7 +181,9 @@ export class ThreadPool {
 
   #run(job: JobContext<Buffer, Uint8Array>, module: string, exportName: string, encoder: BuiltinEncoderName): Promise<Uint8Array> {
     if (this.#closing !== null) return Promise.reject(new JobFailedError('thread pool is closed'))
-    const id = this.#nextId++
+    const id = this.#nextId
+    // ids live in an Int32Array cell (0 = empty): wrap before 2^31
+    this.#nextId = id === 0x7fffffff ? 1 : id + 1
     return new Promise<Uint8Array>((resolve, reject) => {
       const run = new TaskRun(id, job, module, this.#side, resolve, reject)
       const data = job.data
@@ -183,8 +203,10 @@ export class ThreadPool {
         attempt: job.attempt,
         data: payload,
       }
-      const options = move ? { signal: run.hardStop.signal, transferList: [payload.buffer as ArrayBuffer] } : { signal: run.hardStop.signal }
-      ;(this.#pool.run(task, options) as Promise<ThreadOutcome>).then(run.onOutcome, run.onDeath)
+      // no per-task AbortSignal: tinypool places a task that has one only on a thread with nothing running,
+      // which costs a third of the throughput; a stuck thread is found through ThreadSlots instead
+      const running = move ? this.#pool.run(task, { transferList: [payload.buffer as ArrayBuffer] }) : this.#pool.run(task)
+      ;(running as Promise<ThreadOutcome>).then(run.onOutcome, run.onDeath)
     })
   }
 }
