@@ -2,7 +2,7 @@ import type { Encoder, JobContext } from '../api.js'
 import type { Engine } from '../core/engine.js'
 import type { Job } from '../core/job.js'
 import type { Registration } from '../core/sessions.js'
-import { InvalidArgumentError } from '../errors.js'
+import { checkStatus } from '../guards.js'
 
 const UNDECODED = Symbol('undecoded')
 
@@ -80,14 +80,8 @@ export class LocalJobContext<TPayload, TUpdate> implements JobContext<TPayload, 
   }
 
   sendStatus(numerator: number, denominator: number): boolean {
-    if (!isUint32(numerator) || !isUint32(denominator)) {
-      throw new InvalidArgumentError('status', 'integers between 0 and 2^32-1', isUint32(numerator) ? denominator : numerator)
-    }
+    checkStatus(numerator, denominator)
     return this.#engine.workStatus(this.#job, this.registration.worker, this.attempt, numerator, denominator)
   }
 
-}
-
-function isUint32(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff
 }

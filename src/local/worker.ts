@@ -7,6 +7,7 @@ import { LocalJobContext } from './job-context.js'
 import { intOption, limitOption, stringArg } from './validate.js'
 import { rawEncoder } from '../encoders.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
+import { isThenable } from '../guards.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 type AnyContext = LocalJobContext<unknown, unknown>
@@ -202,9 +203,6 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
 
 function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message

@@ -1,6 +1,6 @@
 import type { Encoder, JobContext } from '../api.js'
-import { InvalidArgumentError } from '../errors.js'
 import type { ThreadTask, UpdateMessage } from './messages.js'
+import { checkStatus } from '../guards.js'
 
 const UNDECODED = Symbol('undecoded')
 
@@ -75,9 +75,7 @@ export class ThreadJobContext implements JobContext<unknown, unknown> {
   }
 
   sendStatus(numerator: number, denominator: number): boolean {
-    if (!isUint32(numerator) || !isUint32(denominator)) {
-      throw new InvalidArgumentError('status', 'integers between 0 and 2^32-1', isUint32(numerator) ? denominator : numerator)
-    }
+    checkStatus(numerator, denominator)
     if (this.#aborted) return false
     this.updates++
     this.#post({ id: this.#task.id, type: 'status', numerator, denominator })
@@ -91,8 +89,4 @@ export class ThreadJobContext implements JobContext<unknown, unknown> {
     this.#post({ id: this.#task.id, type, data })
     return true
   }
-}
-
-function isUint32(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff
 }

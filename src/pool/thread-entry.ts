@@ -11,6 +11,7 @@ import { type ErrorCode, GearboxError, HandlerModuleError, WorkerLostError } fro
 import { type AbortMessage, type ThreadData, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
 import { ThreadJobContext } from './thread-context.js'
 import { ThreadSlots } from './thread-slots.js'
+import { isThenable } from '../guards.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 
@@ -90,9 +91,6 @@ function outcomeOf(err: unknown, updates: number): ThreadOutcome {
   return { kind: 'exception', message, code: typeof code === 'string' ? code : undefined, updates }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
 
 /**
  * Large result bytes that own their whole ArrayBuffer go back by transfer (no copy); small ones are cheaper
