@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'GEARBOX_FUNCTION_IN_USE'
   | 'GEARBOX_ENCODING'
   | 'GEARBOX_HANDLER_MODULE'
+  | 'GEARBOX_PROTOCOL'
 
 /** Base class of every error gearbox raises. */
 export class GearboxError extends Error {
@@ -149,5 +150,52 @@ export class HandlerModuleError extends GearboxError {
   constructor(module: string, message: string, options?: ErrorOptions) {
     super('GEARBOX_HANDLER_MODULE', message, options)
     this.module = module
+  }
+}
+
+/**
+ * What was wrong with the bytes a Gearman peer sent:
+ * - `bad-magic`: a packet did not start with `\0REQ` or `\0RES`;
+ * - `unknown-type`: the packet type was 0 or above 42;
+ * - `too-large`: the declared payload size exceeds `maxPacketSize` (refused before any payload is buffered);
+ * - `bad-arguments`: the payload has fewer NUL separators than the packet type needs (or a payload where none is allowed);
+ * - `truncated`: the stream ended in the middle of a packet or text line;
+ * - `line-too-long`: a text (admin) line exceeds `maxLineLength` without a newline;
+ * - `unexpected-magic`: a well-formed packet with the other side's magic (`\0RES` sent to a server, `\0REQ` to a client);
+ * - `unexpected-command`: a well-formed packet of a type the receiving side does not accept (e.g. NOOP sent to a server).
+ */
+export type ProtocolErrorKind =
+  | 'bad-magic'
+  | 'unknown-type'
+  | 'too-large'
+  | 'bad-arguments'
+  | 'truncated'
+  | 'line-too-long'
+  | 'unexpected-magic'
+  | 'unexpected-command'
+
+/** Kinds after which the stream is still in sync: gearmand answers with an ERROR packet and keeps the connection. */
+const keepsConnection: ReadonlySet<ProtocolErrorKind> = new Set<ProtocolErrorKind>(['unexpected-magic', 'unexpected-command'])
+
+/**
+ * A Gearman peer sent bytes that break the wire protocol. `closeConnection` says what gearmand 1.1.20 does:
+ * `true` → it drops the connection without a reply (the stream cannot be trusted any more); `false` → the
+ * offending packet was skipped whole, gearmand answers ERROR (INVALID_MAGIC / INVALID_COMMAND) and carries on.
+ * @example
+ * decoder = new Decoder({ onPacket, onText, onError: (err) => { if (err.closeConnection) socket.destroy() } })
+ */
+export class ProtocolError extends GearboxError {
+  readonly kind: ProtocolErrorKind
+  /** The packet type from the header, when the header was read (may be an invalid number for `unknown-type`). */
+  readonly packetType: number | undefined
+  /** Stream offset (bytes since the decoder started) where the offending packet or line begins. */
+  readonly offset: number | undefined
+  readonly closeConnection: boolean
+  constructor(kind: ProtocolErrorKind, message: string, details: { readonly packetType?: number | undefined; readonly offset?: number | undefined } = {}) {
+    super('GEARBOX_PROTOCOL', message)
+    this.kind = kind
+    this.packetType = details.packetType
+    this.offset = details.offset
+    this.closeConnection = !keepsConnection.has(kind)
   }
 }

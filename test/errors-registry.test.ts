@@ -14,6 +14,7 @@ import {
   JobExceptionError,
   JobFailedError,
   JobTimeoutError,
+  ProtocolError,
   QueueFullError,
   WaitTimeoutError,
   WorkerLostError,
@@ -39,6 +40,7 @@ const registry: Record<string, { readonly make: () => GearboxError; readonly cod
   FunctionInUseError: { make: () => new FunctionInUseError('resize'), code: 'GEARBOX_FUNCTION_IN_USE' },
   EncodingError: { make: () => new EncodingError('cannot encode'), code: 'GEARBOX_ENCODING' },
   HandlerModuleError: { make: () => new HandlerModuleError('file:///x.js', 'no handler'), code: 'GEARBOX_HANDLER_MODULE' },
+  ProtocolError: { make: () => new ProtocolError('bad-magic', 'bad magic', { packetType: 7, offset: 0 }), code: 'GEARBOX_PROTOCOL' },
 }
 
 /** Every member of the ErrorCode union (the compiler checks this list is complete). */
@@ -55,6 +57,7 @@ const everyCode: Record<ErrorCode, true> = {
   GEARBOX_FUNCTION_IN_USE: true,
   GEARBOX_ENCODING: true,
   GEARBOX_HANDLER_MODULE: true,
+  GEARBOX_PROTOCOL: true,
 }
 
 /** Every exported class that is an Error, by export name. */
@@ -126,6 +129,10 @@ test('errors carry their data fields and causes', limits, () => {
   assert.deepEqual([...exception.data], [...Buffer.from('inner')])
   const encoding = new EncodingError('bad', { cause: thrown })
   assert.equal(encoding.cause, thrown)
+  const fatal = new ProtocolError('too-large', 'too large', { packetType: 7, offset: 12 })
+  assert.deepEqual([fatal.kind, fatal.packetType, fatal.offset, fatal.closeConnection], ['too-large', 7, 12, true])
+  const kept = new ProtocolError('unexpected-magic', 'RES magic on a request')
+  assert.deepEqual([kept.kind, kept.packetType, kept.offset, kept.closeConnection], ['unexpected-magic', undefined, undefined, false])
 })
 
 test("README.md's error table lists every code", limits, () => {

@@ -37,6 +37,9 @@ export type UpdateMessage =
   | { readonly id: number; readonly type: 'data' | 'warning'; readonly data: Uint8Array }
   | { readonly id: number; readonly type: 'status'; readonly numerator: number; readonly denominator: number }
 
+/** The error codes an abort can carry, by index (shared memory stores the index). */
+export const ABORT_CODES = ['GEARBOX_JOB_CANCELLED', 'GEARBOX_JOB_TIMEOUT', 'GEARBOX_BROKER_CLOSED', 'GEARBOX_WORKER_LOST'] as const
+
 /** Main → threads: stop the task with this id (its handler's signal fires with an error of this code). */
 export interface AbortMessage {
   readonly type: 'abort'

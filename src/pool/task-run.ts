@@ -1,6 +1,7 @@
 import type { JobContext } from '../api.js'
 import { GearboxError, HandlerModuleError, JobFailedError, WorkerLostError } from '../errors.js'
-import type { AbortMessage, ThreadOutcome, UpdateMessage } from './messages.js'
+import { ABORT_CODES, type AbortMessage, type ThreadOutcome, type UpdateMessage } from './messages.js'
+import { ABORT_KILLED, ABORT_SIGNALLED } from './thread-slots.js'
 
 /** What a task run needs from its pool. */
 export interface PoolSide {
@@ -9,6 +10,8 @@ export interface PoolSide {
   /** Registers a live run (the pool routes updates to it) or removes it. */
   track(id: number, run: TaskRun | null): void
   postDown(message: AbortMessage): void
+  /** Records an abort in shared memory, for a thread that has not started the task yet. */
+  markAborted(id: number, level: number, code: number): void
   /** Terminates the thread running task `id` (tinypool then fails the task and replaces the thread). */
   kill(id: number, reason: Error): boolean
 }
@@ -28,6 +31,8 @@ export class TaskRun {
   readonly #reject: (err: unknown) => void
   #received = 0
   #killed = false
+  /** Index in ABORT_CODES of the abort reason. */
+  #code = 0
   #outcome: ThreadOutcome | null = null
   #timer: NodeJS.Timeout | null = null
   #settled = false
@@ -80,10 +85,12 @@ export class TaskRun {
     if (outcome !== null && this.#received >= outcome.updates) this.#settle(outcome, null)
   }
 
-  /** Asks the thread to stop now (pool closing). */
+  /** Asks the thread to stop: a message for a running handler, a mark for a thread yet to start the task. */
   abortInThread(reason: unknown): void {
     const code = reason instanceof GearboxError ? reason.code : 'GEARBOX_JOB_CANCELLED'
     const message = reason instanceof Error ? reason.message : 'job aborted'
+    this.#code = Math.max(0, (ABORT_CODES as readonly string[]).indexOf(code))
+    this.#pool.markAborted(this.#id, ABORT_SIGNALLED, this.#code)
     this.#pool.postDown({ type: 'abort', id: this.#id, code, message })
   }
 
@@ -95,6 +102,8 @@ export class TaskRun {
 
   readonly #terminate = (): void => {
     this.#killed = this.#pool.kill(this.#id, new WorkerLostError('handler ignored its signal for the grace period'))
+    // not started yet (its thread is still booting, say): the thread will skip it when it gets to it
+    if (!this.#killed) this.#pool.markAborted(this.#id, ABORT_KILLED, this.#code)
     // tinypool's terminate can hang: stop waiting for it after terminateTimeout
     this.#timer = setTimeout(() => {
       this.#settle(null, new WorkerLostError(`thread did not terminate within ${this.#pool.terminateTimeout} ms`))

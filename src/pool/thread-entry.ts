@@ -8,9 +8,17 @@ import Tinypool, { workerId as tinypoolWorkerId } from 'tinypool'
 import type { Handler } from '../api.js'
 import { resolveEncoder } from '../encoders.js'
 import { type ErrorCode, GearboxError, HandlerModuleError, WorkerLostError } from '../errors.js'
-import { type AbortMessage, type ThreadData, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
+import {
+  ABORT_CODES,
+  type AbortMessage,
+  type ThreadData,
+  type ThreadOutcome,
+  type ThreadTask,
+  TRANSFER_MIN_BYTES,
+  type UpdateMessage,
+} from './messages.js'
 import { ThreadJobContext } from './thread-context.js'
-import { ThreadSlots } from './thread-slots.js'
+import { ABORT_KILLED, ThreadSlots } from './thread-slots.js'
 import { isThenable } from '../guards.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
@@ -33,10 +41,14 @@ const post = (message: UpdateMessage): void => {
 }
 
 // a handler that calls process.exit() loses its job (retried by the broker), not the thread: the call throws
-// eslint-disable-next-line no-restricted-properties -- replaced, not called: this is how the thread survives it
+/* eslint-disable no-restricted-properties -- replaced, not called: this is how the thread survives it */
+const exit = process.exit.bind(process)
 process.exit = (code?: number | string | null): never => {
+  // Node's own handler of an uncaught exception ends the thread with process.exit(): let that through
+  if ((process as { _exiting?: boolean })._exiting === true) return exit(code)
   throw new WorkerLostError(`handler called process.exit(${String(code ?? '')})`)
 }
+/* eslint-enable no-restricted-properties */
 
 const handlers = new Map<string, Promise<AnyHandler>>()
 /** Handlers already loaded, for the fast path (no await). */
@@ -69,6 +81,14 @@ export default async function runTask(task: ThreadTask): Promise<unknown> {
   const ctx = new ThreadJobContext(task, encoder, post)
   running.set(task.id, ctx)
   const cell = slots.claim(tinypoolWorkerId, task.id)
+  // an abort sent before this thread got to the task (while it booted, say) is only in shared memory
+  const aborted = slots.abortOf(task.id)
+  if (aborted >= ABORT_KILLED << 8) {
+    running.delete(task.id)
+    slots.clear(cell)
+    return { kind: 'lost', message: 'job aborted before it started', updates: 0 } satisfies ThreadOutcome
+  }
+  if (aborted !== 0) ctx.abort(new GearboxError(ABORT_CODES[aborted & 0xff] ?? 'GEARBOX_JOB_CANCELLED', 'job aborted before it started'))
   try {
     const key = task.module + '#' + task.exportName
     const handler = loaded.get(key) ?? (await loadHandler(key, task.module, task.exportName))

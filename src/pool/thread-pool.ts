@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { debuglog } from 'node:util'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { BroadcastChannel, type ResourceLimits } from 'node:worker_threads'
@@ -34,6 +35,8 @@ export interface ThreadHandlerOptions {
   encoder?: BuiltinEncoderName | undefined
 }
 
+const debug = debuglog('gearbox')
+
 let poolCount = 0
 
 /**
@@ -67,6 +70,7 @@ export class ThreadPool {
     const minThreads = options.minThreads === undefined ? undefined : positiveInt('minThreads', options.minThreads, 1)
     const gracePeriod = nonNegativeInt('gracePeriod', options.gracePeriod, 1000)
     const terminateTimeout = nonNegativeInt('terminateTimeout', options.terminateTimeout, 5000)
+    const idleTimeout = options.idleTimeout === undefined ? undefined : nonNegativeInt('idleTimeout', options.idleTimeout, 0)
     this.capacity = maxThreads * perThread
     this.#slots = ThreadSlots.create(maxThreads, perThread)
     const channel = `gearbox:pool:${process.pid}:${++poolCount}:${Math.random().toString(36).slice(2)}`
@@ -87,6 +91,9 @@ export class ThreadPool {
       postDown: (message) => {
         this.#down.postMessage(message)
       },
+      markAborted: (id, level, code) => {
+        this.#slots.markAborted(id, level, code)
+      },
       kill: (id, reason) => this.#kill(id, reason),
     }
     this.#pool = new Tinypool({
@@ -94,10 +101,15 @@ export class ThreadPool {
       maxThreads,
       ...(minThreads === undefined ? {} : { minThreads: Math.min(minThreads, maxThreads) }),
       concurrentTasksPerWorker: perThread,
-      ...(options.idleTimeout === undefined ? {} : { idleTimeout: nonNegativeInt('idleTimeout', options.idleTimeout, 0) }),
+      ...(idleTimeout === undefined ? {} : { idleTimeout }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       terminateTimeout,
       workerData: { channel, slots: this.#slots.buffer, perThread },
+    })
+    // tinypool reports a thread that fails with no task on it (e.g. while starting) as an 'error' event:
+    // the jobs it would have run are not lost (they fail or wait in the broker), so it must not crash the app
+    this.#pool.on('error', (err: unknown) => {
+      debug('thread failed outside any job: %o', err)
     })
     this.#traits = { key: this, capacity: this.capacity }
   }
