@@ -2,11 +2,13 @@
 import { parseArgs } from 'node:util'
 import { VERSION } from '../index.js'
 import { runDemo } from './demo.js'
+import { serve } from './serve.js'
 
 const USAGE = `usage: gearbox <command> [options]
 
 commands:
-  demo        run an end-to-end tour of the in-process broker (no server, no network)
+  serve       run a gearmand-compatible job server (gearbox serve --help)
+  tour        run an end-to-end tour of the in-process broker (no server, no network)
 
 options:
   -h, --help     show this help
@@ -14,6 +16,14 @@ options:
 `
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve') {
+    try {
+      return await serve(argv.slice(1), (text) => process.stdout.write(text))
+    } catch (err) {
+      process.stderr.write(`gearbox serve: ${(err as Error).message}\n`)
+      return 2
+    }
+  }
   let parsed
   try {
     parsed = parseArgs({
@@ -36,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     return values.help === true ? 0 : 2
   }
   switch (command) {
-    case 'demo':
+    case 'tour':
       await runDemo((line) => process.stdout.write(line + '\n'))
       return 0
     default:
