@@ -184,7 +184,11 @@ export class Engine {
     return job
   }
 
-  /** A client stops waiting on `job` (abort, disconnect). A foreground job nobody waits for any more is dropped. */
+  /**
+   * A client stops waiting on `job` (abort, disconnect). A queued foreground job nobody waits for any more is
+   * dropped; a running one is abandoned, as in gearmand: its worker is asked to stop (an in-process handler's
+   * signal fires) but may still report, and what it reports is absorbed; it is not retried if lost.
+   */
   detach(job: Job, client: ClientSession): void {
     const clients = job.clients
     if (clients === null) return
@@ -193,7 +197,8 @@ export class Engine {
     clients.splice(i, 1)
     if (clients.length > 0 || job.background) return
     job.clients = null
-    this.#drop(job, new JobCancelledError('every waiting client left'))
+    if (job.state === 'running') job.assignment?.worker.session.revoke(job, new JobCancelledError('every waiting client left'))
+    else this.#drop(job, new JobCancelledError('every waiting client left'))
   }
 
   // ---------------------------------------------------------------- workers
@@ -656,7 +661,9 @@ export class Engine {
   #lose(job: Job, cause: GearboxError): void {
     this.#unassign(job)
     const retries = this.#options.jobRetries
-    if (retries > 0 && job.attempts >= retries) {
+    // an abandoned foreground job (every client left while it ran) is not worth another attempt
+    const abandoned = !job.background && job.clients === null
+    if (abandoned || (retries > 0 && job.attempts >= retries)) {
       const error =
         cause instanceof JobTimeoutError
           ? cause

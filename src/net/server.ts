@@ -176,7 +176,13 @@ export class GearmanServer {
         return ok
       case 'show-jobs':
         return formatShowJobs(
-          engine.liveJobs().map((j) => ({ handle: engine.handleOf(j), retries: j.attempts, ignore: false, persisted: j.background })),
+          // gearmand counts retries when an attempt is lost; attempts count hand-outs, including a running one
+          engine.liveJobs().map((j) => ({
+            handle: engine.handleOf(j),
+            retries: j.state === 'running' ? j.attempts - 1 : j.attempts,
+            ignore: j.clients === null && !j.background,
+            persisted: j.background,
+          })),
         )
       case 'show-unique-jobs':
         return formatShowUniqueJobs(engine.liveJobs().map((j) => j.unique))
