@@ -71,7 +71,6 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#decoder = new Decoder(this, { expect: 'REQ', maxPacketSize: server.maxPacketSize })
     socket.on('data', (chunk: Buffer) => {
       this.#decoder.push(chunk)
-      this.#flush()
     })
     socket.on('end', () => {
       this.#decoder.end()
@@ -374,8 +373,10 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     if (this.#closed) return
     this.#out.push(bytes)
     if (!this.#flushQueued) {
+      // one write per event-loop turn: replies caused by every packet read in this turn (from any
+      // connection) go out together
       this.#flushQueued = true
-      queueMicrotask(this.#flushSoon)
+      setImmediate(this.#flushSoon)
     }
   }
 
@@ -394,13 +395,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       socket.destroy()
       return
     }
-    if (out.length === 1) {
-      socket.write(out[0] as Buffer)
-      return
-    }
-    socket.cork()
-    for (const chunk of out) socket.write(chunk)
-    socket.uncork()
+    socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out))
   }
 
   #teardown(): void {

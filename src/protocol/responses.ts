@@ -9,14 +9,17 @@
 import { type Arg, encodePacket } from './encoder.js'
 import { PACKET } from './packets.js'
 
-/** Wake a sleeping worker. */
+const NOOP = encodePacket('RES', PACKET.NOOP, [])
+const NO_JOB = encodePacket('RES', PACKET.NO_JOB, [])
+
+/** Wake a sleeping worker. The buffer is shared: do not modify it. */
 export function encodeNoop(): Buffer {
-  return encodePacket('RES', PACKET.NOOP, [])
+  return NOOP
 }
 
-/** Answer to a GRAB_* when nothing is runnable. */
+/** Answer to a GRAB_* when nothing is runnable. The buffer is shared: do not modify it. */
 export function encodeNoJob(): Buffer {
-  return encodePacket('RES', PACKET.NO_JOB, [])
+  return NO_JOB
 }
 
 /** Answer to an accepted SUBMIT_*: the (new or coalesced) job's handle. */
