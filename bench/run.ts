@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
-const BENCHES = ['dispatch.js', 'heap-per-job.js']
+const BENCHES = ['dispatch.js', 'heap-per-job.js', 'threads.js']
 
 console.log(`# gearbox bench, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`)
 for (const bench of BENCHES) {

@@ -1,0 +1,276 @@
+/**
+ * threads: gearbox's ThreadPool path, against raw tinypool with the same number of threads.
+ *  - threads-echo: tiny jobs (100-byte echo), WINDOW in flight, through gearbox (`threads.handler(...)` on
+ *    a broker, `client.submit`, refilled on completion) and through raw tinypool (`pool.run`): jobs/s and
+ *    p50 latency (submit → result). One child process per measured round, contenders interleaved.
+ *  - threads-resize: a CPU-heavy job, the resize of examples/resize (decode a PNG, three thumbnails, three
+ *    JPEGs, with jimp), inline on the main thread, on gearbox's pool and on raw tinypool: the speedups.
+ *    threads-spin, a control, does the same with pure computation (no allocation): what two threads can
+ *    give on this machine at all. One child process, rounds interleaved, every result checked against the
+ *    first inline run.
+ *
+ *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N]
+ */
+import { availableParallelism, loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import Tinypool from 'tinypool'
+import { Broker, ThreadPool } from '../src/index.js'
+import { check, gc, now, runNode, siSpread, spread, type Spread } from './common.js'
+
+const WINDOW = 256
+const WARMUP_JOBS = 10_000
+const PAYLOAD_BYTES = 100
+/** Distinct payloads, each with its own 100-byte ArrayBuffer (a pooled Buffer would make tinypool clone the 8 KiB slab). */
+const PAYLOADS = Array.from({ length: 1024 }, (_, i) => {
+  const b = Buffer.alloc(PAYLOAD_BYTES, 0x2e)
+  b.writeUInt32BE(i, 0)
+  return b
+})
+const ECHO = ['gearbox', 'tinypool'] as const
+type EchoName = (typeof ECHO)[number]
+
+/** threads-resize: jobs per round and image size (about 0.2 s per job on a 2020s core). */
+const RESIZE_IMAGES = 8
+const RESIZE_WIDTH = 1024
+const RESIZE_HEIGHT = 768
+/** threads-spin: jobs per round and loop iterations per job (about 70 ms). */
+const SPIN_JOBS = 12
+const SPIN_ITERATIONS = 20_000_000
+const WAYS = ['inline', 'gearbox', 'tinypool'] as const
+type Way = (typeof WAYS)[number]
+type Times = Record<Way, number[]>
+
+const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).href
+
+// ---------------------------------------------------------------- threads-echo
+
+interface EchoRound {
+  readonly ms: number
+  /** Median submit → result latency, ms. */
+  readonly p50: number
+}
+
+/** The producer: WINDOW in flight until `total` completed; checks every result. */
+function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Array>): Promise<EchoRound> {
+  const latencies = new Float64Array(total)
+  return new Promise((resolve, reject) => {
+    let started = 0
+    let completed = 0
+    const t0 = now()
+    const next = (): void => {
+      const i = started++
+      const payload = PAYLOADS[i & 1023] as Buffer
+      const sent = now()
+      submit(payload).then((result) => {
+        latencies[i] = now() - sent
+        if (!payload.equals(result)) reject(new Error(`job ${i} returned the wrong result`))
+        else if (++completed === total) resolve({ ms: now() - t0, p50: spread(Array.from(latencies)).median })
+        else if (started < total) next()
+      }, reject)
+    }
+    for (let k = 0; k < Math.min(WINDOW, total); k++) next()
+  })
+}
+
+/** Child side of threads-echo: a fresh pool, warm-up, one timed round, then check the pool ended empty. */
+const echoRound: Record<EchoName, (jobs: number, threads: number) => Promise<EchoRound>> = {
+  async gearbox(jobs, maxThreads) {
+    const threads = new ThreadPool({ maxThreads, minThreads: maxThreads })
+    const broker = new Broker()
+    broker.worker().register('echo', threads.handler(fixture('echo.js'), { export: 'handler' }))
+    const client = broker.client()
+    const submit = (payload: Buffer): PromiseLike<Uint8Array> => client.submit('echo', payload)
+    await drive(WARMUP_JOBS, submit)
+    const round = await drive(jobs, submit)
+    check(broker.size === 0 && threads.running === 0, `gearbox still holds ${broker.size} jobs, ${threads.running} on threads`)
+    await broker.close()
+    await threads.close()
+    return round
+  },
+  async tinypool(jobs, maxThreads) {
+    const pool = new Tinypool({ filename: fixture('echo.js'), name: 'task', maxThreads, minThreads: maxThreads })
+    const submit = (payload: Buffer): Promise<Uint8Array> => pool.run(payload) as Promise<Uint8Array>
+    await drive(WARMUP_JOBS, submit)
+    const before = pool.completed
+    const round = await drive(jobs, submit)
+    check(pool.completed - before === jobs && pool.queueSize === 0, `tinypool completed ${pool.completed - before}, queue ${pool.queueSize}`)
+    await pool.destroy()
+    return round
+  },
+}
+
+async function echoMain(rounds: number, jobs: number, threads: number): Promise<string[]> {
+  const self = fileURLToPath(import.meta.url)
+  const load = loadAverage()
+  const rates: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
+  const p50s: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
+  for (let r = 0; r < rounds; r++) {
+    for (const name of ECHO) {
+      const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`])) as EchoRound & { name: string }
+      check(out.name === name, `child reported ${JSON.stringify(out)}`)
+      rates[name].push((jobs / out.ms) * 1000)
+      p50s[name].push(out.p50)
+    }
+  }
+  const g = spread(rates.gearbox)
+  const t = spread(rates.tinypool)
+  const paired = spread(rates.gearbox.map((x, i) => x / (rates.tinypool[i] ?? NaN)))
+  const p50 = (values: readonly number[]): string => `p50 ${fixed(spread(values), 1)} ms`
+  return [
+    `threads-echo     gearbox ${siSpread(g, ' jobs/s')} ${p50(p50s.gearbox)}   tinypool ${siSpread(t)} ${p50(p50s.tinypool)}   ` +
+      `ratio gearbox/tinypool ${(g.median / t.median).toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})   goal ≥ 0.95`,
+    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
+      `${WINDOW} in flight, one child process per round, median [min–max]; every result verified; load average before ${load})`,
+  ]
+}
+
+// ---------------------------------------------------------------- threads-resize and threads-spin
+
+interface Workload<T> {
+  readonly items: readonly T[]
+  inline(item: T): Promise<Uint8Array>
+  gearbox(item: T): Promise<Uint8Array>
+  tinypool(item: T): Promise<Uint8Array>
+}
+
+/** Child side: both workloads in one process, `rounds` interleaved rounds of inline, gearbox, tinypool. */
+async function speedupChild(rounds: number, maxThreads: number): Promise<{ resize: Times; spin: Times }> {
+  // imported here, so that the echo children do not load jimp
+  const { makeTestImages } = await import('../examples/resize/images.js')
+  const { makeThumbnails, packThumbnails } = await import('../examples/resize/resize.js')
+  const { spin } = await import('./fixtures/spin.js')
+  const threads = new ThreadPool({ maxThreads, minThreads: maxThreads })
+  const broker = new Broker()
+  const worker = broker.worker()
+  worker.register('resize', threads.handler(new URL('../examples/resize/resize-handler.js', import.meta.url)))
+  worker.register('spin', threads.handler(fixture('spin.js'), { export: 'handler' }))
+  const client = broker.client()
+  const pool = new Tinypool({ filename: fixture('spin.js'), name: 'task', maxThreads, minThreads: maxThreads })
+
+  const images = (await makeTestImages(RESIZE_IMAGES, RESIZE_WIDTH, RESIZE_HEIGHT)).map((img) => img.png)
+  const resize: Workload<Buffer> = {
+    items: images,
+    inline: async (png) => packThumbnails(await makeThumbnails(png)),
+    gearbox: (png) => client.submit('resize', png),
+    tinypool: (png) => pool.run(png, { filename: fixture('resize.js'), name: 'task' }) as Promise<Uint8Array>,
+  }
+  const spinning: Workload<number> = {
+    items: Array.from({ length: SPIN_JOBS }, (_, i) => SPIN_ITERATIONS + i),
+    inline: async (n) => Buffer.from(spin(n)),
+    gearbox: (n) => client.submit('spin', String(n)),
+    tinypool: async (n) => Buffer.from((await pool.run(n)) as string),
+  }
+  const times = { resize: await timeWays(resize, rounds), spin: await timeWays(spinning, rounds) }
+  check(broker.size === 0 && threads.running === 0, 'broker or pool not empty')
+  await broker.close()
+  await threads.close()
+  await pool.destroy()
+  return times
+}
+
+/** Wall time per round of each way; one warm-up pass of each first (starts the threads, loads the modules, JIT). */
+async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
+  const run: Record<Way, () => Promise<Uint8Array[]>> = {
+    inline: async () => {
+      const out: Uint8Array[] = []
+      for (const item of work.items) out.push(await work.inline(item))
+      return out
+    },
+    gearbox: () => Promise.all(work.items.map((item) => work.gearbox(item))),
+    tinypool: () => Promise.all(work.items.map((item) => work.tinypool(item))),
+  }
+  const expected = await run.inline()
+  await run.gearbox()
+  await run.tinypool()
+  const times: Times = { inline: [], gearbox: [], tinypool: [] }
+  for (let r = 0; r < rounds; r++) {
+    // the threaded ways take turns going first; each starts on a collected heap (the inline run leaves garbage
+    // whose concurrent marking would otherwise take CPU from the threads of whichever way comes next)
+    for (const way of r % 2 === 0 ? WAYS : (['inline', 'tinypool', 'gearbox'] as const)) {
+      gc()
+      const t0 = now()
+      const results = await run[way]()
+      times[way].push(now() - t0)
+      const same = results.length === expected.length && results.every((b, i) => Buffer.compare(b, expected[i] ?? new Uint8Array()) === 0)
+      check(same, `${way} round ${r}: results differ from the first inline run`)
+    }
+  }
+  return times
+}
+
+async function speedupMain(rounds: number, threads: number): Promise<string[]> {
+  const self = fileURLToPath(import.meta.url)
+  const load = loadAverage()
+  const out = JSON.parse(await runNode(self, ['--child=speedup', `--rounds=${rounds}`, `--threads=${threads}`])) as { resize: Times; spin: Times }
+  const line = (label: string, times: Times, jobs: number, goal: string): string => {
+    const perJob = (way: Way): string => `${fixed(spread(times[way].map((ms) => ms / jobs)), 0)} ms/job`
+    const speedup = (way: Way): string => {
+      const paired = spread(times.inline.map((ms, i) => ms / (times[way][i] ?? NaN)))
+      return `speedup ${paired.median.toFixed(2)}× [${paired.min.toFixed(2)}–${paired.max.toFixed(2)}]`
+    }
+    const ratio = spread(times.tinypool.map((ms, i) => ms / (times.gearbox[i] ?? NaN)))
+    return (
+      `${label.padEnd(17)}inline ${perJob('inline')}   gearbox ${perJob('gearbox')} ${speedup('gearbox')}   ` +
+      `tinypool ${perJob('tinypool')} ${speedup('tinypool')}   gearbox/tinypool ${ratio.median.toFixed(2)}   ${goal}`
+    )
+  }
+  return [
+    line('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
+    line('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
+    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds of inline, gearbox, tinypool in one process, after one warm-up pass of each; ` +
+      `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round; ` +
+      `spin: ${SPIN_JOBS} × ${SPIN_ITERATIONS / 1e6}M loop iterations per round; threaded rounds submit all jobs at once; ` +
+      `median [min–max] of wall time per job and of per-round speedup; every result equal to the inline one; load average before ${load})`,
+  ]
+}
+
+// ---------------------------------------------------------------- helpers and command line
+
+function fixed(s: Spread, digits: number): string {
+  return `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`
+}
+
+/** The 1-minute load average: other work on the machine takes cores from the threads, not from the inline run. */
+function loadAverage(): string {
+  return (loadavg()[0] ?? 0).toFixed(2)
+}
+
+function isEcho(s: string): s is EchoName {
+  return (ECHO as readonly string[]).includes(s)
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      part: { type: 'string' },
+      rounds: { type: 'string' },
+      jobs: { type: 'string', default: '20000' },
+      threads: { type: 'string', default: String(availableParallelism()) },
+      child: { type: 'string' },
+    },
+  })
+  const jobs = Number(values.jobs)
+  const threads = Number(values.threads)
+  check(Number.isSafeInteger(jobs) && jobs > 0, `--jobs=${values.jobs}`)
+  check(Number.isSafeInteger(threads) && threads > 0, `--threads=${values.threads}`)
+  const rounds = (fallback: number): number => {
+    const n = Number(values.rounds ?? fallback)
+    check(Number.isSafeInteger(n) && n > 0, `--rounds=${String(values.rounds)}`)
+    return n
+  }
+  const child = values.child
+  if (child === 'speedup') {
+    console.log(JSON.stringify(await speedupChild(rounds(5), threads)))
+  } else if (child !== undefined) {
+    if (!isEcho(child)) throw new Error(`--child=${child}: expected speedup, ${ECHO.join(' or ')}`)
+    console.log(JSON.stringify({ name: child, ...(await echoRound[child](jobs, threads)) }))
+  } else {
+    const part = values.part
+    check(part === undefined || part === 'echo' || part === 'resize', `--part=${String(part)}: expected echo or resize`)
+    const lines: string[] = []
+    if (part !== 'resize') lines.push(...(await echoMain(rounds(7), jobs, threads)))
+    if (part !== 'echo') lines.push(...(await speedupMain(rounds(5), threads)))
+    console.log(lines.join('\n'))
+  }
+}
