@@ -14,3 +14,12 @@ export interface ThreadedTraits {
   readonly key: object
   readonly capacity: number
 }
+
+/**
+ * `job[kOnAbort](fn)` (on an in-process job context) calls `fn(reason)` when the attempt is taken away, without
+ * creating the AbortController behind `job.signal`: the thread pool's way to watch thousands of jobs cheaply.
+ * `fn` null removes it. Absent on other contexts: use `job.signal` there.
+ */
+export const kOnAbort = Symbol('gearbox.onAbort')
+
+export type OnAbortHook = (listener: ((reason: unknown) => void) | null) => void

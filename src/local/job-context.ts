@@ -3,6 +3,7 @@ import type { Engine } from '../core/engine.js'
 import type { Job } from '../core/job.js'
 import type { Registration } from '../core/sessions.js'
 import { checkStatus } from '../guards.js'
+import { kOnAbort } from '../symbols.js'
 
 const UNDECODED = Symbol('undecoded')
 
@@ -20,6 +21,7 @@ export class LocalJobContext<TPayload, TUpdate> implements JobContext<TPayload, 
   #controller: AbortController | null = null
   #abortReason: unknown = undefined
   #aborted = false
+  #onAbort: ((reason: unknown) => void) | null = null
 
   constructor(engine: Engine, job: Job, registration: Registration, encoder: Encoder<unknown, unknown>) {
     this.#engine = engine
@@ -69,6 +71,13 @@ export class LocalJobContext<TPayload, TUpdate> implements JobContext<TPayload, 
     this.#aborted = true
     this.#abortReason = reason
     this.#controller?.abort(reason)
+    this.#onAbort?.(reason)
+  }
+
+  /** Internal: one abort listener that needs no AbortController (see kOnAbort). */
+  [kOnAbort](listener: ((reason: unknown) => void) | null): void {
+    this.#onAbort = listener
+    if (listener !== null && this.#aborted) listener(this.#abortReason)
   }
 
   sendData(data: TUpdate): boolean {

@@ -1,6 +1,7 @@
 import type { JobContext } from '../api.js'
 import { GearboxError, HandlerModuleError, JobFailedError, WorkerLostError } from '../errors.js'
 import { ABORT_CODES, type AbortMessage, type ThreadOutcome, type UpdateMessage } from './messages.js'
+import { kOnAbort, type OnAbortHook } from '../symbols.js'
 import { ABORT_KILLED, ABORT_SIGNALLED } from './thread-slots.js'
 
 /** What a task run needs from its pool. */
@@ -29,6 +30,7 @@ export class TaskRun {
   readonly #module: string
   readonly #resolve: (data: Uint8Array) => void
   readonly #reject: (err: unknown) => void
+  #hook: OnAbortHook | null
   #received = 0
   #killed = false
   /** Index in ABORT_CODES of the abort reason. */
@@ -52,7 +54,10 @@ export class TaskRun {
     this.#resolve = resolve
     this.#reject = reject
     pool.track(id, this)
-    job.signal.addEventListener('abort', this.#onAbort, { once: true })
+    // in-process jobs offer a listener slot that costs no AbortController per job; others, the signal
+    this.#hook = (job as { [kOnAbort]?: OnAbortHook })[kOnAbort]?.bind(job) ?? null
+    if (this.#hook !== null) this.#hook(this.#onAbort)
+    else job.signal.addEventListener('abort', this.#onSignal, { once: true })
   }
 
   /** tinypool's answer: the outcome, or a rejection when the thread died or was terminated. */
@@ -94,8 +99,12 @@ export class TaskRun {
     this.#pool.postDown({ type: 'abort', id: this.#id, code, message })
   }
 
-  readonly #onAbort = (): void => {
-    this.abortInThread(this.#job.signal.reason)
+  readonly #onSignal = (): void => {
+    this.#onAbort(this.#job.signal.reason)
+  }
+
+  readonly #onAbort = (reason: unknown): void => {
+    this.abortInThread(reason)
     // tier two: terminate the thread if the handler has not returned after the grace period
     this.#timer = setTimeout(this.#terminate, this.#pool.gracePeriod)
   }
@@ -113,7 +122,8 @@ export class TaskRun {
   #settle(outcome: ThreadOutcome | null, error: unknown): void {
     if (this.#settled) return
     this.#settled = true
-    this.#job.signal.removeEventListener('abort', this.#onAbort)
+    if (this.#hook !== null) this.#hook(null)
+    else this.#job.signal.removeEventListener('abort', this.#onSignal)
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#pool.track(this.#id, null)
     if (outcome === null) {
