@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { VERSION } from '../index.js'
-import { runDemo } from './demo.js'
+import { runTour } from './tour.js'
 import { serve } from './serve.js'
 
 const USAGE = `usage: gearbox <command> [options]
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'tour':
-      await runDemo((line) => process.stdout.write(line + '\n'))
+      await runTour((line) => process.stdout.write(line + '\n'))
       return 0
     default:
       process.stderr.write(`gearbox: unknown command "${command}"\n\n${USAGE}`)

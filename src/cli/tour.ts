@@ -8,10 +8,10 @@ type Print = (line: string) => void
  * An end-to-end tour of the in-process broker: priorities, coalescing, progress, worker loss and retry,
  * timeouts, background jobs with a result cache, and the admin status table. No server, no network.
  */
-export async function runDemo(print: Print): Promise<void> {
+export async function runTour(print: Print): Promise<void> {
   const started = performance.now()
   const broker = new Broker({ jobRetries: 2, resultCache: { max: 100, ttl: 60_000 } })
-  print('gearbox demo: a Gearman-style job server inside this process\n')
+  print('gearbox tour: a Gearman-style job server inside this process\n')
   try {
     await priorities(broker, print)
     await coalescing(broker, print)
