@@ -64,13 +64,4 @@ export class Lanes {
       }
     }
   }
-
-  /** Drops every job (tombstones included) and returns the live ones. */
-  clear(): Job[] {
-    const live = [...this.jobs()]
-    for (const lane of this.#lanes) lane.clear()
-    this.counts.fill(0)
-    this.size = 0
-    return live
-  }
 }

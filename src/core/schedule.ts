@@ -112,12 +112,6 @@ export class Schedule {
   jobs(): Job[] {
     return this.#heap.filter((j) => j.state === 'scheduled').sort((a, b) => (before(a, b) ? -1 : 1))
   }
-
-  clear(): Job[] {
-    const live = this.jobs()
-    this.#heap.length = 0
-    return live
-  }
 }
 
 function before(a: Job, b: Job): boolean {
