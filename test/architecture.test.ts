@@ -12,6 +12,7 @@ const forbidden: Record<string, string[]> = {
   'src/protocol/': ['src/core/', 'src/broker', 'src/net/', 'src/local/', 'src/pool/', 'src/store/'],
   'src/pool/': ['src/core/', 'src/local/', 'src/net/'],
   'src/local/': ['src/net/', 'src/pool/', 'src/broker'],
+  'src/net/': ['src/local/', 'src/pool/', 'src/cli/'],
   'src/cli/': ['src/core/', 'src/local/', 'src/net/', 'src/pool/', 'src/protocol/', 'src/store/', 'src/broker'],
 }
 
