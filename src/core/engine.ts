@@ -125,6 +125,16 @@ export class Engine {
     return this.#handlePrefix + jobId.toFixed(0)
   }
 
+  /** Handles start with this (the prefix and its `:`). */
+  get handleStart(): string {
+    return this.#handlePrefix
+  }
+
+  /** The live job with this id (the number at the end of its handle). */
+  jobById(id: number): Job | undefined {
+    return this.#jobs.get(id)
+  }
+
   jobByHandle(handle: string): Job | undefined {
     if (!handle.startsWith(this.#handlePrefix)) return undefined
     const digits = handle.slice(this.#handlePrefix.length)

@@ -30,6 +30,8 @@ import {
 /** What a connection needs from its server. */
 export interface ServerSide {
   readonly engine: Engine
+  /** The engine's handle start (`H:host:`) as bytes, to find jobs from handles without decoding them. */
+  readonly handleStart: Buffer
   readonly maxPacketSize: number
   readonly maxOutputBytes: number
   /** Answers a text admin line (or returns null to close the connection without a reply). */
@@ -59,6 +61,8 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   #exceptions = false
   /** Foreground jobs this connection waits on. */
   readonly #waiting = new Set<Job>()
+  #lastFunction: Buffer | null = null
+  #lastFunctionName = ''
   #out: Buffer[] = []
   #flushQueued = false
   #closed = false
@@ -301,7 +305,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     let job: Job
     try {
       // the payload outlives the socket chunk it arrived in: copy it
-      job = engine.submit(fn.toString('utf8'), uniqueBytes.toString('utf8'), Buffer.from(data), spec, spec.background ? null : this)
+      job = engine.submit(this.#functionName(fn), uniqueBytes.length === 0 ? '' : uniqueBytes.toString('utf8'), Buffer.from(data), spec, spec.background ? null : this)
     } catch (err) {
       return this.#sendError(submitError(err))
     }
@@ -312,6 +316,15 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       // a late joiner gets the latest status at once
       if (job.hasStatus) this.#send(encodeWorkStatus(handle, job.numerator, job.denominator))
     }
+  }
+
+  /** A client usually submits to one function over and over: decode its name once. */
+  #functionName(bytes: Buffer): string {
+    if (this.#lastFunction === null || !bytes.equals(this.#lastFunction)) {
+      this.#lastFunction = Buffer.from(bytes)
+      this.#lastFunctionName = bytes.toString('utf8')
+    }
+    return this.#lastFunctionName
   }
 
   #canDo(name: string, timeout: number): void {
@@ -347,10 +360,22 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     if (!ok) this.#jobNotFound(type)
   }
 
+  /** The job a worker names by handle, read straight from the bytes (this runs for every WORK_* packet). */
   #ownedJob(handle: Buffer): Job | undefined {
     // one trailing NUL is tolerated (gearmand's own WORK_FAIL quirk, echoed by some workers)
     const end = handle.length > 0 && handle[handle.length - 1] === 0 ? handle.length - 1 : handle.length
-    return this.#server.engine.jobByHandle(handle.toString('utf8', 0, end))
+    const start = this.#server.handleStart
+    const from = start.length
+    if (end <= from || handle.compare(start, 0, from, 0, from) !== 0) return undefined
+    // the id: ASCII digits, no leading zero (as the engine writes it)
+    if (handle[from] === 0x30 && end - from > 1) return undefined
+    let id = 0
+    for (let i = from; i < end; i++) {
+      const digit = (handle[i] as number) - 0x30
+      if (digit < 0 || digit > 9) return undefined
+      id = id * 10 + digit
+    }
+    return Number.isSafeInteger(id) ? this.#server.engine.jobById(id) : undefined
   }
 
   #jobNotFound(type: number): void {

@@ -86,6 +86,7 @@ export class GearmanServer {
     const engine = this.#engine
     this.#side = {
       engine,
+      handleStart: Buffer.from(engine.handleStart, 'utf8'),
       maxPacketSize: this.#options.maxPacketSize,
       maxOutputBytes: this.#options.maxOutputBytes,
       admin: (line) => this.#admin(line),

@@ -38,6 +38,20 @@ export function encodePacket<T extends PacketType>(magic: Magic, type: T, args: 
 }
 
 /**
+ * `encodePacket` without the checks, for the hot replies a server builds from values it already holds (a job's
+ * handle, function, unique and data): the caller guarantees the argument count and that only the last
+ * argument may hold NULs.
+ */
+export function encodeTrusted(magic: Magic, type: PacketType, args: readonly Arg[]): Buffer {
+  let size = args.length - 1
+  for (const arg of args) size += typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.byteLength
+  const out = Buffer.allocUnsafe(HEADER_SIZE + size)
+  writeHeader(out, magic, type, size)
+  writeArgs(out, HEADER_SIZE, args, args.length)
+  return out
+}
+
+/**
  * Encode one packet as a list of chunks to be written in order. When the last argument is a byte array of at
  * least `threshold` bytes it is returned as the final chunk (a Buffer view over the same memory, not a copy);
  * otherwise the list holds one Buffer, as `encodePacket` would build. The caller must not modify that byte

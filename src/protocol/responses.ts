@@ -3,10 +3,13 @@
  * decimal, flags as `1`/`0`, as gearmand does. Handles, function names and uniques may be strings (UTF-8) or
  * bytes; data arguments are usually bytes.
  *
+ * JOB_CREATED, JOB_ASSIGN_UNIQ and WORK_COMPLETE, the server's hot replies, skip the argument checks
+ * (`encodeTrusted`): pass them values the broker already holds.
+ *
  * A server forwarding a worker's WORK_* packet to clients can also re-encode it verbatim:
  * `encodePacket('RES', packet.type, packet.args)`.
  */
-import { type Arg, encodePacket } from './encoder.js'
+import { type Arg, encodePacket, encodeTrusted } from './encoder.js'
 import { PACKET } from './packets.js'
 
 const NOOP = encodePacket('RES', PACKET.NOOP, [])
@@ -24,7 +27,7 @@ export function encodeNoJob(): Buffer {
 
 /** Answer to an accepted SUBMIT_*: the (new or coalesced) job's handle. */
 export function encodeJobCreated(handle: Arg): Buffer {
-  return encodePacket('RES', PACKET.JOB_CREATED, [handle])
+  return encodeTrusted('RES', PACKET.JOB_CREATED, [handle])
 }
 
 /** Answer to GRAB_JOB. */
@@ -34,7 +37,7 @@ export function encodeJobAssign(handle: Arg, functionName: Arg, data: Arg): Buff
 
 /** Answer to GRAB_JOB_UNIQ (and to GRAB_JOB_ALL for a job without a reducer). */
 export function encodeJobAssignUniq(handle: Arg, functionName: Arg, unique: Arg, data: Arg): Buffer {
-  return encodePacket('RES', PACKET.JOB_ASSIGN_UNIQ, [handle, functionName, unique, data])
+  return encodeTrusted('RES', PACKET.JOB_ASSIGN_UNIQ, [handle, functionName, unique, data])
 }
 
 /** Answer to GRAB_JOB_ALL for a job with a reducer. */
@@ -49,7 +52,7 @@ export function encodeWorkStatus(handle: Arg, numerator: number | Arg, denominat
 
 /** The job's result, forwarded to a client. */
 export function encodeWorkComplete(handle: Arg, data: Arg): Buffer {
-  return encodePacket('RES', PACKET.WORK_COMPLETE, [handle, data])
+  return encodeTrusted('RES', PACKET.WORK_COMPLETE, [handle, data])
 }
 
 /** The job failed (bare handle: no trailing NUL, unlike gearmand's WORK_EXCEPTION conversion, §3.6). */
