@@ -2,38 +2,12 @@
 // a module that cannot load, or a result the encoder cannot encode fails that job only; JobFailedError and
 // other errors thrown in a thread end the job without retries.
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import {
-  Broker,
-  HandlerModuleError,
-  InvalidArgumentError,
-  JobExceptionError,
-  JobFailedError,
-  ThreadPool,
-  type ThreadHandlerOptions,
-  type ThreadPoolOptions,
-} from '../src/index.js'
+import { test } from 'node:test'
+import { HandlerModuleError, InvalidArgumentError, JobExceptionError, JobFailedError, ThreadPool, type ThreadHandlerOptions, type ThreadPoolOptions } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  const retried: number[] = []
-  broker.on('job:retried', (e) => {
-    retried.push(e.attempts)
-  })
-  return { threads, broker, retried }
-}
 
 function isInvalid(argument: string) {
   return (err: unknown): boolean => {

@@ -6,25 +6,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { Broker, BrokerClosedError, ThreadPool, type ThreadPoolOptions } from '../src/index.js'
+import { BrokerClosedError } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
 import { track } from './helpers.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  return { threads, broker }
-}
 
 test('a graceful broker close waits for a running threaded job, whose client gets the result; then the pool closes', limits, async (t) => {
   const { threads, broker } = setup(t)

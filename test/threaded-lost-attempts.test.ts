@@ -2,29 +2,12 @@
 // out of memory) is retried per `jobRetries`; only that job is affected and the pool keeps serving.
 // Thread deaths from an uncaught exception are in threaded-thread-crash.test.ts.
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import { Broker, ThreadPool, WorkerLostError, type ThreadPoolOptions } from '../src/index.js'
+import { test } from 'node:test'
+import { WorkerLostError, type ThreadPoolOptions } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  const retried: { attempts: number; code: string }[] = []
-  broker.on('job:retried', (e) => {
-    retried.push({ attempts: e.attempts, code: e.cause.code })
-  })
-  return { threads, broker, retried }
-}
 
 const kinds: { kind: string; export: string; pool: ThreadPoolOptions }[] = [
   { kind: 'process.exit(1) in the handler', export: 'exit', pool: {} },

@@ -1,25 +1,12 @@
 // Threaded handlers share their pool's capacity: the broker hands the pool at most that many jobs, and the
 // rest wait in the broker's lanes, so priorities hold across every function the pool serves.
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import { Broker, ThreadPool, type Priority, type ThreadPoolOptions } from '../src/index.js'
+import { test } from 'node:test'
+import { type Broker, type Priority } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  return { threads, broker }
-}
 
 async function countsOf(broker: Broker, name: string) {
   const row = (await broker.admin.status()).find((s) => s.name === name)

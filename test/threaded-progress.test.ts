@@ -1,25 +1,12 @@
 // Threaded handlers: results, progress updates (order, and before the result), the job's identity inside
 // the thread, and unique coalescing.
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import { Broker, ThreadPool, type JobRequest, type JobUpdate, type ThreadPoolOptions } from '../src/index.js'
+import { test } from 'node:test'
+import { type JobRequest, type JobUpdate } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  return { threads, broker }
-}
 
 /** Every update of a request, to its end. Updates that arrive after the result are dropped by the request. */
 async function allUpdates<T>(request: JobRequest<unknown, T>): Promise<JobUpdate<T>[]> {

@@ -2,29 +2,12 @@
 // the thread) loses only the attempt it was running: the job is retried per `jobRetries`, other jobs carry
 // on, the pool replaces the thread, and the main process is unaffected.
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import { Broker, ThreadPool, WorkerLostError, type ThreadPoolOptions } from '../src/index.js'
+import { test } from 'node:test'
+import { WorkerLostError } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  const retried: { attempts: number; code: string }[] = []
-  broker.on('job:retried', (e) => {
-    retried.push({ attempts: e.attempts, code: e.cause.code })
-  })
-  return { threads, broker, retried }
-}
 
 const kinds = [
   { kind: 'an uncaught exception in the thread', export: 'uncaught' },

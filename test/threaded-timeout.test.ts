@@ -2,37 +2,12 @@
 // attempt and keeps its thread; one that does not is terminated after the pool's grace period, and the pool
 // replaces the thread. Real clock, small limits; outcomes are asserted, never durations.
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import {
-  Broker,
-  JobCancelledError,
-  JobTimeoutError,
-  ThreadPool,
-  type JobRequest,
-  type JobUpdate,
-  type ThreadPoolOptions,
-} from '../src/index.js'
+import { test } from 'node:test'
+import { type Broker, JobCancelledError, JobTimeoutError, type JobRequest, type JobUpdate } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  const retried: { attempts: number; code: string }[] = []
-  broker.on('job:retried', (e) => {
-    retried.push({ attempts: e.attempts, code: e.cause.code })
-  })
-  return { threads, broker, retried }
-}
 
 interface Started {
   readonly attempt: number

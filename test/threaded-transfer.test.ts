@@ -2,24 +2,11 @@
 // is left alone); a payload on a SharedArrayBuffer is shared with the thread, not copied.
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { test, type TestContext } from 'node:test'
-import { Broker, ThreadPool, type JobUpdate, type ThreadPoolOptions } from '../src/index.js'
+import { test } from 'node:test'
+import { type JobUpdate } from '../src/index.js'
+import { fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
-
-function fixture(name: string): URL {
-  return new URL(`./fixtures/${name}.js`, import.meta.url)
-}
-
-function setup(t: TestContext, options: ThreadPoolOptions = {}) {
-  const threads = new ThreadPool({ maxThreads: 1, gracePeriod: 50, terminateTimeout: 2000, ...options })
-  const broker = new Broker({ jobRetries: 3 })
-  t.after(async () => {
-    await broker.close({ graceful: false })
-    await threads.close()
-  })
-  return { threads, broker }
-}
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
