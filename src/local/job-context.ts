@@ -3,32 +3,30 @@ import type { Engine } from '../core/engine.js'
 import type { Job } from '../core/job.js'
 import type { Registration } from '../core/sessions.js'
 import { checkStatus } from '../guards.js'
+import { JobContextBase } from '../job-context-base.js'
 import { kOnAbort } from '../symbols.js'
-
-const UNDECODED = Symbol('undecoded')
 
 /**
  * The `job` a handler receives for one attempt. Its signal is created on first use; its updates are
  * accepted only while this attempt is the job's current one.
  */
-export class LocalJobContext<TPayload, TUpdate> implements JobContext<TPayload, TUpdate> {
+export class LocalJobContext<TPayload, TUpdate> extends JobContextBase<TPayload> implements JobContext<TPayload, TUpdate> {
   readonly #engine: Engine
   readonly #job: Job
   readonly registration: Registration
-  readonly #encoder: Encoder<unknown, unknown>
   readonly attempt: number
-  #payload: TPayload | typeof UNDECODED = UNDECODED
-  #controller: AbortController | null = null
-  #abortReason: unknown = undefined
-  #aborted = false
   #onAbort: ((reason: unknown) => void) | null = null
 
   constructor(engine: Engine, job: Job, registration: Registration, encoder: Encoder<unknown, unknown>) {
+    super(encoder)
     this.#engine = engine
     this.#job = job
     this.registration = registration
-    this.#encoder = encoder
     this.attempt = job.attempts
+  }
+
+  protected get bytes(): Uint8Array {
+    return this.#job.data
   }
 
   get job(): Job {
@@ -47,45 +45,25 @@ export class LocalJobContext<TPayload, TUpdate> implements JobContext<TPayload, 
     return this.#job.unique
   }
 
-  get data(): Buffer {
-    const d = this.#job.data
-    return Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-  }
-
-  get payload(): TPayload {
-    if (this.#payload === UNDECODED) this.#payload = this.#encoder.decode(this.#job.data) as TPayload
-    return this.#payload
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller === null) {
-      this.#controller = new AbortController()
-      if (this.#aborted) this.#controller.abort(this.#abortReason)
-    }
-    return this.#controller.signal
-  }
-
-  /** The attempt was taken away: fire the signal. */
-  abort(reason: unknown): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#abortReason = reason
-    this.#controller?.abort(reason)
+  /** The attempt was taken away: fire the signal and the internal listener. */
+  override abort(reason: unknown): boolean {
+    if (!super.abort(reason)) return false
     this.#onAbort?.(reason)
+    return true
   }
 
   /** Internal: one abort listener that needs no AbortController (see kOnAbort). */
   [kOnAbort](listener: ((reason: unknown) => void) | null): void {
     this.#onAbort = listener
-    if (listener !== null && this.#aborted) listener(this.#abortReason)
+    if (listener !== null && this.aborted) listener(this.abortReason)
   }
 
   sendData(data: TUpdate): boolean {
-    return this.#engine.workData(this.#job, this.registration.worker, this.attempt, this.#encoder.encode(data))
+    return this.#engine.workData(this.#job, this.registration.worker, this.attempt, this.encode(data))
   }
 
   sendWarning(data: TUpdate): boolean {
-    return this.#engine.workWarning(this.#job, this.registration.worker, this.attempt, this.#encoder.encode(data))
+    return this.#engine.workWarning(this.#job, this.registration.worker, this.attempt, this.encode(data))
   }
 
   sendStatus(numerator: number, denominator: number): boolean {

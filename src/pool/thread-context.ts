@@ -1,28 +1,26 @@
 import type { Encoder, JobContext } from '../api.js'
-import type { ThreadTask, UpdateMessage } from './messages.js'
 import { checkStatus } from '../guards.js'
-
-const UNDECODED = Symbol('undecoded')
+import { JobContextBase } from '../job-context-base.js'
+import type { ThreadTask, UpdateMessage } from './messages.js'
 
 /**
  * The `job` a handler receives inside a thread: the same shape as in the main thread. Updates are posted to
  * the main thread, which forwards them to every waiting client in order.
  */
-export class ThreadJobContext implements JobContext<unknown, unknown> {
+export class ThreadJobContext extends JobContextBase<unknown> implements JobContext<unknown, unknown> {
   readonly #task: ThreadTask
-  readonly #encoder: Encoder<unknown, unknown>
   readonly #post: (message: UpdateMessage) => void
-  #payload: unknown = UNDECODED
-  #controller: AbortController | null = null
-  #abortReason: unknown = undefined
-  #aborted = false
   /** Updates posted so far (the main thread waits for all of them before it reports the outcome). */
   updates = 0
 
   constructor(task: ThreadTask, encoder: Encoder<unknown, unknown>, post: (message: UpdateMessage) => void) {
+    super(encoder)
     this.#task = task
-    this.#encoder = encoder
     this.#post = post
+  }
+
+  protected get bytes(): Uint8Array {
+    return this.#task.data
   }
 
   get handle(): string {
@@ -41,31 +39,6 @@ export class ThreadJobContext implements JobContext<unknown, unknown> {
     return this.#task.attempt
   }
 
-  get data(): Buffer {
-    const d = this.#task.data
-    return Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-  }
-
-  get payload(): unknown {
-    if (this.#payload === UNDECODED) this.#payload = this.#encoder.decode(this.#task.data)
-    return this.#payload
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller === null) {
-      this.#controller = new AbortController()
-      if (this.#aborted) this.#controller.abort(this.#abortReason)
-    }
-    return this.#controller.signal
-  }
-
-  abort(reason: unknown): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#abortReason = reason
-    this.#controller?.abort(reason)
-  }
-
   sendData(data: unknown): boolean {
     return this.#send('data', data)
   }
@@ -76,15 +49,15 @@ export class ThreadJobContext implements JobContext<unknown, unknown> {
 
   sendStatus(numerator: number, denominator: number): boolean {
     checkStatus(numerator, denominator)
-    if (this.#aborted) return false
+    if (this.aborted) return false
     this.updates++
     this.#post({ id: this.#task.id, type: 'status', numerator, denominator })
     return true
   }
 
   #send(type: 'data' | 'warning', value: unknown): boolean {
-    const data = this.#encoder.encode(value)
-    if (this.#aborted) return false
+    const data = this.encode(value)
+    if (this.aborted) return false
     this.updates++
     this.#post({ id: this.#task.id, type, data })
     return true
