@@ -1,6 +1,6 @@
-// A threaded attempt that is lost (the handler calls process.exit, throws WorkerLostError, or its thread runs
-// out of memory) is retried per `jobRetries`; only that job is affected and the pool keeps serving.
-// Thread deaths from an uncaught exception are in threaded-thread-crash.test.ts.
+// A threaded attempt that is lost (the handler calls process.exit, throws WorkerLostError, its thread dies of
+// an uncaught exception or runs out of memory) is retried per `jobRetries`; only that job is affected, the
+// pool replaces a dead thread and keeps serving, and the main process is unaffected.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { WorkerLostError, type ThreadPoolOptions } from '../src/index.js'
@@ -12,6 +12,8 @@ const limits = { timeout: 30_000 }
 const kinds: { kind: string; export: string; pool: ThreadPoolOptions }[] = [
   { kind: 'process.exit(1) in the handler', export: 'exit', pool: {} },
   { kind: 'WorkerLostError thrown in the thread', export: 'lost', pool: {} },
+  { kind: 'an uncaught exception in the thread', export: 'uncaught', pool: {} },
+  { kind: 'process.exit(1) from a timer in the thread', export: 'exitLater', pool: {} },
   {
     kind: 'running out of memory (resourceLimits)',
     export: 'outOfMemory',
