@@ -5,6 +5,7 @@ import { type Clock, systemClock } from './core/clock.js'
 import { Engine, type EngineObserver } from './core/engine.js'
 import type { Job } from './core/job.js'
 import { ResultCache, type ResultCacheOptions } from './core/result-cache.js'
+import type { JobStore } from './core/store.js'
 import { BrokerClosedError, type GearboxError, InvalidArgumentError, JobExceptionError, WaitTimeoutError } from './errors.js'
 import { LocalAdmin } from './local/admin.js'
 import { LocalClient } from './local/client.js'
@@ -28,6 +29,12 @@ export interface BrokerOptions {
   clock?: Clock | undefined
   /** Handles are `${handlePrefix}:${n}`. Default `H:<hostname>`, as gearmand. */
   handlePrefix?: string | undefined
+  /**
+   * Where background jobs survive a restart (`sqliteStore(path)`, or `memoryStore()` to survive only a new
+   * Broker in the same process). What it holds is replayed at construction; a background submit resolves
+   * (over TCP: JOB_CREATED is sent) only once its job is written. Default: none, jobs live in memory only.
+   */
+  store?: JobStore | undefined
 }
 
 export interface ClientOptions<E> {
@@ -104,7 +111,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       maxQueue: intOption('maxQueue', options.maxQueue, 0),
       clock,
       resultCache,
+      store: storeOption(options.store),
     })
+    if (options.store !== undefined) this.#engine.restore(options.store.load())
     this.admin = new LocalAdmin(this.#engine)
     const untyped = this as EventEmitter
     untyped.on('newListener', (event: string | symbol) => {
@@ -224,7 +233,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     engine.failRunning(new BrokerClosedError('broker closed before the job finished'))
     for (const w of engine.workers()) engine.removeWorker(w)
-    this.emit('close')
+    try {
+      engine.closeStore()
+    } finally {
+      this.emit('close')
+    }
   }
 
   readonly #observer: EngineObserver = {
@@ -246,6 +259,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.emit('job:retried', { handle, functionName: job.fn.name, unique: job.unique, attempts: job.attempts, cause })
     },
   }
+}
+
+function storeOption(store: JobStore | undefined): JobStore | null {
+  if (store === undefined) return null
+  const s = store as Partial<JobStore> | null
+  if (typeof s !== 'object' || s === null || typeof s.load !== 'function' || typeof s.write !== 'function' || typeof s.close !== 'function') {
+    throw new InvalidArgumentError('store', 'a JobStore (load(), write(), close())', store)
+  }
+  return store
 }
 
 function isJobEvent(event: string | symbol): boolean {

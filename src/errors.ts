@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'GEARBOX_ENCODING'
   | 'GEARBOX_HANDLER_MODULE'
   | 'GEARBOX_PROTOCOL'
+  | 'GEARBOX_STORE'
 
 /** Base class of every error gearbox raises. */
 export class GearboxError extends Error {
@@ -197,5 +198,28 @@ export class ProtocolError extends GearboxError {
     this.packetType = details.packetType
     this.offset = details.offset
     this.closeConnection = !keepsConnection.has(kind)
+  }
+}
+
+/**
+ * What went wrong with a job store:
+ * - `open`: the database cannot be opened or created (bad path, directory, no permission);
+ * - `corrupt`: the file is not a readable SQLite database, or its gearbox table is damaged;
+ * - `foreign`: a readable SQLite database that is not a gearbox job store (another application's, or a newer schema);
+ * - `write`: a write failed while running (disk full, read-only, I/O error): the submits it held were refused.
+ */
+export type StoreErrorKind = 'open' | 'corrupt' | 'foreign' | 'write'
+
+/**
+ * The job store failed. At start (`new Broker({ store })`, `sqliteStore(path)`) nothing is served; while
+ * running, the background submits that could not be made durable are rejected with it (never acknowledged).
+ * @example
+ * try { await client.submitBackground('mail', msg) } catch (err) { if (err instanceof StoreError) retryLater(msg) }
+ */
+export class StoreError extends GearboxError {
+  readonly kind: StoreErrorKind
+  constructor(kind: StoreErrorKind, message: string, options?: ErrorOptions) {
+    super('GEARBOX_STORE', message, options)
+    this.kind = kind
   }
 }

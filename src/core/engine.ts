@@ -6,6 +6,7 @@ import {
   JobFailedError,
   JobTimeoutError,
   QueueFullError,
+  type StoreError,
   WorkerLostError,
 } from '../errors.js'
 import type { Clock } from './clock.js'
@@ -13,9 +14,11 @@ import { FunctionEntry } from './function-entry.js'
 import { Job, type PriorityLevel } from './job.js'
 import type { JobOutcome, ResultCache } from './result-cache.js'
 import { hasRoom, pickFrom, pickRegistration, wakeSleepers } from './dispatch.js'
+import { type DurableCallback, Journal } from './journal.js'
 import { checkFunctionName, checkUnique, uniqueKeyOf } from './limits.js'
 import { Schedule } from './schedule.js'
 import { type ClientSession, Registration, SlotGroup, WorkerRecord, type WorkerSession } from './sessions.js'
+import type { JobStore, StoredJob } from './store.js'
 
 export interface EngineOptions {
   /** Handles are `${handlePrefix}:${n}`. */
@@ -29,6 +32,8 @@ export interface EngineOptions {
   readonly maxQueue: number
   readonly clock: Clock
   readonly resultCache: ResultCache | null
+  /** Where background jobs are kept across restarts; none = memory only. */
+  readonly store?: JobStore | null
 }
 
 /** Hooks for observation (events, metrics); never on the job ⇄ result path. */
@@ -79,6 +84,9 @@ export class Engine {
   #flushQueued = false
   #closed = false
   #idleWaiters: (() => void)[] = []
+  readonly #journal: Journal | null
+  /** Set while close() ends jobs that must stay in the store (they are replayed at the next start). */
+  #keepRows = false
   /** Set while someone listens; null keeps the finish path free of event work. */
   observer: EngineObserver | null = null
   readonly #flush = (): void => {
@@ -92,6 +100,18 @@ export class Engine {
       job.fn.scheduled[job.priority]--
       this.#enqueue(job, false)
     })
+    const store = options.store ?? null
+    this.#journal =
+      store === null
+        ? null
+        : new Journal(store, {
+            written: (jobs) => {
+              this.#written(jobs)
+            },
+            refused: (jobs, error) => {
+              this.#refused(jobs, error)
+            },
+          })
   }
 
   get closed(): boolean {
@@ -163,6 +183,11 @@ export class Engine {
           else live.clients.push(client)
         } else {
           live.background = true
+          // a background submitter was promised this job: keep it in the store from now on
+          if (this.#journal !== null && !live.stored) {
+            live.stored = true
+            this.#journal.add(live)
+          }
         }
         return live
       }
@@ -184,14 +209,54 @@ export class Engine {
     )
     this.#jobs.set(job.id, job)
     if (key !== null) fn.uniques.set(key, job)
-    if (spec.dueAt !== 0 && spec.dueAt > this.#options.clock.now()) {
-      job.state = 'scheduled'
-      fn.scheduled[job.priority]++
-      this.#schedule.add(job)
+    if (spec.background && this.#journal !== null) {
+      // not handed out before its row is written: a refused write then withdraws a job nobody has seen
+      job.state = 'pending'
+      job.stored = true
+      fn.pending++
+      this.#journal.add(job)
     } else {
-      this.#enqueue(job, false)
+      this.#release(job)
     }
     return job
+  }
+
+  /** True when `job`'s acknowledgement must wait for its store write ({@link whenDurable}). */
+  awaitsDurability(job: Job): boolean {
+    return this.#journal?.has(job) ?? false
+  }
+
+  /**
+   * Calls `done` once `job` is as durable as the broker makes it: at once without a store, else after the
+   * write that holds it (with a StoreError if that write failed: the job is gone, do not acknowledge it).
+   */
+  whenDurable(job: Job, done: DurableCallback): void {
+    const journal = this.#journal
+    if (journal?.has(job) === true) journal.wait(job, done)
+    else done(null)
+  }
+
+  /**
+   * Replays jobs loaded from the store (before anything else is submitted), with their ids, so handles survive
+   * a restart and new jobs do not collide with them. Queued in the order given: FIFO within each priority.
+   */
+  restore(jobs: readonly StoredJob[]): void {
+    for (const s of jobs) {
+      const fn = this.#functions.get(s.functionName) ?? this.#createFunction(s.functionName)
+      const key = uniqueKeyOf(s.unique, s.data)
+      const job = new Job(s.id, fn, s.unique, key, s.data, s.priority, true, s.dueAt, s.timeout, '', null)
+      job.stored = true
+      this.#jobs.set(job.id, job)
+      if (key !== null && !fn.uniques.has(key)) fn.uniques.set(key, job)
+      if (s.id >= this.#nextId) this.#nextId = s.id + 1
+      this.#release(job)
+    }
+  }
+
+  /** Writes what the store is waiting for now, and closes it (the last step of closing the broker). */
+  closeStore(): void {
+    this.#journal?.flush()
+    this.#options.store?.close()
   }
 
   /**
@@ -406,6 +471,8 @@ export class Engine {
     const fn = this.#functions.get(name)
     if (fn === undefined) return false
     if (fn.registrations.length > 0 || fn.running > 0) throw new FunctionInUseError(name)
+    // jobs waiting for their store write are queued first, so they are cancelled with the rest
+    if (fn.pending > 0) this.#journal?.flush()
     for (const job of [...fn.lanes.jobs(), ...this.#schedule.jobs().filter((j) => j.fn === fn)]) {
       this.#drop(job, new JobCancelledError('function dropped'))
     }
@@ -470,20 +537,26 @@ export class Engine {
   /** Stops intake. Queued and scheduled jobs fail with `error`; running ones continue until {@link failRunning}. */
   close(error: GearboxError): void {
     this.#closed = true
+    // what was accepted this turn is written (and acknowledged) first; then it stays stored for the next start
+    this.#journal?.flush()
     this.#schedule.stop()
+    this.#keepRows = true
     for (const job of [...this.#jobs.values()]) if (job.state !== 'running') this.#drop(job, error)
+    this.#keepRows = false
     this.#checkIdle()
   }
 
   /** Fails every running job with `error`, telling its worker to stop. */
   failRunning(error: GearboxError): void {
+    this.#keepRows = true
     for (const job of [...this.#jobs.values()]) if (job.state === 'running') this.#drop(job, error)
+    this.#keepRows = false
     this.#checkIdle()
   }
 
   /** Nothing running, no handler still settling, no dispatch pending: queued jobs (if any) have no free worker. */
   get idle(): boolean {
-    return this.#running === 0 && this.#busySlots === 0 && !this.#flushQueued
+    return this.#running === 0 && this.#busySlots === 0 && !this.#flushQueued && this.#journal?.busy !== true
   }
 
   /** Calls `fn` once the engine is idle (at once if it already is). */
@@ -515,6 +588,36 @@ export class Engine {
     const j = grouped?.indexOf(reg) ?? -1
     if (grouped !== undefined && j !== -1) grouped.splice(j, 1)
     if (reg.worker.session.mode === 'pull') reg.fn.pullWorkers--
+  }
+
+  /** A new (or replayed, or just written) job: into the schedule if it is due later, else into its lane. */
+  #release(job: Job): void {
+    if (job.dueAt !== 0 && job.dueAt > this.#options.clock.now()) {
+      job.state = 'scheduled'
+      job.fn.scheduled[job.priority]++
+      this.#schedule.add(job)
+    } else {
+      this.#enqueue(job, false)
+    }
+  }
+
+  /** A store write went through: its pending jobs may run now. */
+  #written(jobs: readonly Job[]): void {
+    for (const job of jobs) {
+      if (job.state !== 'pending') continue
+      job.fn.pending--
+      this.#release(job)
+    }
+    this.#checkIdle()
+  }
+
+  /** A store write failed: its jobs are not durable. Pending ones are withdrawn (never handed out). */
+  #refused(jobs: readonly Job[], error: StoreError): void {
+    for (const job of jobs) {
+      job.stored = false
+      if (job.state === 'pending') this.#failJob(job, error)
+    }
+    this.#checkIdle()
   }
 
   /** Puts a runnable job in its lane (head for a retry) and wakes workers. */
@@ -720,10 +823,17 @@ export class Engine {
       case 'scheduled':
         fn.scheduled[job.priority]--
         break
+      case 'pending':
+        fn.pending--
+        break
       case 'done':
         return null
     }
     job.state = 'done'
+    if (job.stored) {
+      job.stored = false
+      if (!this.#keepRows) this.#journal?.remove(job)
+    }
     this.#jobs.delete(job.id)
     if (job.uniqueKey !== null && fn.uniques.get(job.uniqueKey) === job) fn.uniques.delete(job.uniqueKey)
     const clients = job.clients

@@ -11,6 +11,8 @@ export class FunctionEntry {
   readonly lanes = new Lanes()
   /** Jobs waiting for their due time, per priority. */
   readonly scheduled: [number, number, number] = [0, 0, 0]
+  /** Background jobs waiting for their store write before they are queued. */
+  pending = 0
   running = 0
   readonly registrations: Registration[] = []
   /** Round-robin position in `registrations`. */
@@ -31,6 +33,6 @@ export class FunctionEntry {
 
   /** Queued (runnable or scheduled) plus running jobs: gearmand's TOTAL, what `maxQueue` limits. */
   get total(): number {
-    return this.lanes.size + this.scheduled[0] + this.scheduled[1] + this.scheduled[2] + this.running
+    return this.lanes.size + this.pending + this.scheduled[0] + this.scheduled[1] + this.scheduled[2] + this.running
   }
 }

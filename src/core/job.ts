@@ -8,11 +8,11 @@ export const PRIORITY_LOW = 2
 export type PriorityLevel = 0 | 1 | 2
 
 /**
- * Where a job is in its life: `scheduled` (waiting for `dueAt`), `queued` (in a lane), `running` (assigned to a
- * worker) or `done` (gone from every index). A job that ends while still in a lane or the schedule stays there
+ * Where a job is in its life: `pending` (a background job waiting for its store write), `scheduled` (waiting for
+ * `dueAt`), `queued` (in a lane), `running` (assigned to a worker) or `done` (gone from every index). A job that ends while still in a lane or the schedule stays there
  * as a tombstone, skipped when it reaches the head, so removal is O(1).
  */
-export type JobState = 'scheduled' | 'queued' | 'running' | 'done'
+export type JobState = 'pending' | 'scheduled' | 'queued' | 'running' | 'done'
 
 /**
  * One job. Every field is set in the constructor, in the same order, so all jobs share one hidden class.
@@ -50,6 +50,8 @@ export class Job {
   runner: unknown = null
   /** Key in the function's unique index, or null if the job does not coalesce. */
   uniqueKey: string | null
+  /** The job store holds (or is about to write) its row. */
+  stored = false
 
   constructor(
     id: number,

@@ -74,7 +74,7 @@ export class LocalAdmin implements AdminApi {
         unique: j.unique,
         priority: PRIORITY_NAMES[j.priority] ?? 'normal',
         background: j.background,
-        state: j.state === 'done' ? 'queued' : j.state,
+        state: j.state === 'done' || j.state === 'pending' ? 'queued' : j.state,
         attempts: j.attempts,
         waiting: j.clients?.length ?? 0,
         runAt: j.state === 'scheduled' ? j.dueAt : 0,

@@ -89,8 +89,16 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
     const data = this.#encoder.encode(payload)
     signal?.throwIfAborted()
     if (this.#closed) throw new BrokerClosedError('client is closed')
-    const job = this.#engine.submit(name, unique, data, spec, null)
-    return this.#engine.handleOf(job)
+    const engine = this.#engine
+    const job = engine.submit(name, unique, data, spec, null)
+    const handle = engine.handleOf(job)
+    if (!engine.awaitsDurability(job)) return handle
+    return new Promise((resolve, reject) => {
+      engine.whenDurable(job, (error) => {
+        if (error === null) resolve(handle)
+        else reject(error)
+      })
+    })
   }
 
   async waitAll<R>(requests: readonly JobRequest<R, unknown>[], options: WaitOptions = {}): Promise<PromiseSettledResult<R>[]> {
