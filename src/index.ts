@@ -34,6 +34,10 @@ export { systemClock } from './core/clock.js'
 export { FakeClock } from './core/fake-clock.js'
 export { MAX_FUNCTION_NAME_BYTES, MAX_UNIQUE_BYTES } from './core/limits.js'
 export type { ResultCacheOptions } from './core/result-cache.js'
+export type { JobStore, StoredJob } from './core/store.js'
+export { memoryStore } from './store/memory-store.js'
+export { sqliteStore } from './store/sqlite-store.js'
+export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export {
   BrokerClosedError,
   EncodingError,
@@ -46,10 +50,11 @@ export {
   JobFailedError,
   JobTimeoutError,
   QueueFullError,
+  StoreError,
   WaitTimeoutError,
   WorkerLostError,
 } from './errors.js'
-export type { ErrorCode } from './errors.js'
+export type { ErrorCode, StoreErrorKind } from './errors.js'
 export { jsonEncoder, rawEncoder, utf8Encoder } from './encoders.js'
 export type { EncoderName } from './encoders.js'
 export type { LocalAdmin } from './local/admin.js'

@@ -13,6 +13,7 @@ const forbidden: Record<string, string[]> = {
   'src/pool/': ['src/core/', 'src/local/', 'src/net/'],
   'src/local/': ['src/net/', 'src/pool/', 'src/broker'],
   'src/net/': ['src/local/', 'src/pool/', 'src/cli/'],
+  'src/store/': ['src/broker', 'src/local/', 'src/pool/', 'src/net/', 'src/protocol/', 'src/cli/'],
   'src/cli/': ['src/core/', 'src/local/', 'src/net/', 'src/pool/', 'src/protocol/', 'src/store/', 'src/broker'],
 }
 

@@ -16,6 +16,7 @@ import {
   JobTimeoutError,
   ProtocolError,
   QueueFullError,
+  StoreError,
   WaitTimeoutError,
   WorkerLostError,
 } from '../src/index.js'
@@ -41,6 +42,7 @@ const registry: Record<string, { readonly make: () => GearboxError; readonly cod
   EncodingError: { make: () => new EncodingError('cannot encode'), code: 'GEARBOX_ENCODING' },
   HandlerModuleError: { make: () => new HandlerModuleError('file:///x.js', 'no handler'), code: 'GEARBOX_HANDLER_MODULE' },
   ProtocolError: { make: () => new ProtocolError('bad-magic', 'bad magic', { packetType: 7, offset: 0 }), code: 'GEARBOX_PROTOCOL' },
+  StoreError: { make: () => new StoreError('write', 'disk full'), code: 'GEARBOX_STORE' },
 }
 
 /** Every member of the ErrorCode union (the compiler checks this list is complete). */
@@ -58,6 +60,7 @@ const everyCode: Record<ErrorCode, true> = {
   GEARBOX_ENCODING: true,
   GEARBOX_HANDLER_MODULE: true,
   GEARBOX_PROTOCOL: true,
+  GEARBOX_STORE: true,
 }
 
 /** Every exported class that is an Error, by export name. */
@@ -131,6 +134,8 @@ test('errors carry their data fields and causes', limits, () => {
   assert.equal(encoding.cause, thrown)
   const fatal = new ProtocolError('too-large', 'too large', { packetType: 7, offset: 12 })
   assert.deepEqual([fatal.kind, fatal.packetType, fatal.offset, fatal.closeConnection], ['too-large', 7, 12, true])
+  const store = new StoreError('corrupt', 'not a database', { cause: thrown })
+  assert.deepEqual([store.kind, store.cause], ['corrupt', thrown])
   const kept = new ProtocolError('unexpected-magic', 'RES magic on a request')
   assert.deepEqual([kept.kind, kept.packetType, kept.offset, kept.closeConnection], ['unexpected-magic', undefined, undefined, false])
 })
