@@ -1,10 +1,11 @@
 import { appendFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { Broker, GearmanServer, VERSION } from '../index.js'
+import { Broker, GearmanServer, type JobStore, sqliteStore, VERSION } from '../index.js'
 
 export const SERVE_USAGE = `usage: gearbox serve [options]
 
-A gearmand-compatible job server (Gearman binary protocol + text admin) backed by an in-memory broker.
+A gearmand-compatible job server (Gearman binary protocol + text admin) backed by an in-memory broker,
+with background jobs optionally kept in an SQLite file across restarts and crashes.
 
 options (gearmand's, where they make sense):
   -p, --port PORT            port to listen on (default 4730)
@@ -13,6 +14,10 @@ options (gearmand's, where they make sense):
   -R, --round-robin          hand jobs to idle workers in turn
   -j, --job-retries N        attempts before a lost job fails (default 0 = retry forever, as gearmand)
   -w, --worker-wakeup N      sleeping workers woken per queued job (default 0 = all)
+  -q, --queue-type TYPE      where background jobs are kept: builtin (memory, default) or sqlite
+                             (libsqlite3 is accepted as another name for sqlite)
+      --sqlite-db FILE       the SQLite file for -q sqlite (also spelled --libsqlite3-db); created if
+                             missing; its jobs are replayed at start
   -P, --pid-file FILE        write the process id to FILE
   -l, --log-file FILE        log to FILE ('stderr' (default) or 'none')
   -v, --verbose              log more (repeat for more)
@@ -40,6 +45,9 @@ export async function serve(argv: string[], out: (text: string) => void): Promis
       'round-robin': { type: 'boolean', short: 'R' },
       'job-retries': { type: 'string', short: 'j', default: '0' },
       'worker-wakeup': { type: 'string', short: 'w', default: '0' },
+      'queue-type': { type: 'string', short: 'q', default: 'builtin' },
+      'sqlite-db': { type: 'string' },
+      'libsqlite3-db': { type: 'string' },
       'pid-file': { type: 'string', short: 'P' },
       'log-file': { type: 'string', short: 'l', default: 'stderr' },
       verbose: { type: 'boolean', short: 'v', multiple: true },
@@ -59,11 +67,20 @@ export async function serve(argv: string[], out: (text: string) => void): Promis
     return 0
   }
   const log = logger(values['log-file'], values.verbose?.length ?? 0)
-  const broker = new Broker({
-    roundRobin: values['round-robin'] ?? false,
-    jobRetries: integer('--job-retries', values['job-retries']),
-    workerWakeup: integer('--worker-wakeup', values['worker-wakeup']),
-  })
+  const store = openStore(values['queue-type'], values['sqlite-db'] ?? values['libsqlite3-db'])
+  let broker: Broker
+  try {
+    broker = new Broker({
+      roundRobin: values['round-robin'] ?? false,
+      jobRetries: integer('--job-retries', values['job-retries']),
+      workerWakeup: integer('--worker-wakeup', values['worker-wakeup']),
+      store,
+    })
+  } catch (err) {
+    store?.close()
+    throw err
+  }
+  if (store !== undefined) log(0, `replayed ${broker.size} stored background job(s)`)
   let stop: (graceful: boolean) => void = () => undefined
   const stopped = new Promise<boolean>((resolve) => (stop = resolve))
   const server = new GearmanServer(broker, {
@@ -99,6 +116,20 @@ export async function serve(argv: string[], out: (text: string) => void): Promis
   }
   log(0, 'stopped')
   return 0
+}
+
+function openStore(type: string, file: string | undefined): JobStore | undefined {
+  switch (type.toLowerCase()) {
+    case 'builtin':
+      if (file !== undefined) throw new TypeError('--sqlite-db needs -q sqlite')
+      return undefined
+    case 'sqlite':
+    case 'libsqlite3':
+      if (file === undefined) throw new TypeError('-q sqlite needs --sqlite-db FILE')
+      return sqliteStore(file)
+    default:
+      throw new TypeError(`unknown queue type "${type}" (builtin or sqlite)`)
+  }
 }
 
 function logger(target: string, verbosity: number): Log {

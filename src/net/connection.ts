@@ -64,6 +64,12 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   #lastFunction: Buffer | null = null
   #lastFunctionName = ''
   #out: Buffer[] = []
+  /**
+   * Replies that wait, in request order, behind a submit whose store write is not done yet (from `#heldHead`
+   * on); a null entry is that submit's own reply, filled in when the write is over.
+   */
+  #held: { bytes: Buffer | null }[] = []
+  #heldHead = 0
   #flushQueued = false
   #closed = false
 
@@ -310,12 +316,34 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       return this.#sendError(submitError(err))
     }
     const handle = engine.handleOf(job)
+    if (engine.awaitsDurability(job)) {
+      if (!spec.background) this.#waiting.add(job)
+      return this.#createdWhenDurable(job, handle, spec.background)
+    }
     this.#send(encodeJobCreated(handle))
     if (!spec.background) {
       this.#waiting.add(job)
       // a late joiner gets the latest status at once
       if (job.hasStatus) this.#send(encodeWorkStatus(handle, job.numerator, job.denominator))
     }
+  }
+
+  /**
+   * JOB_CREATED once the job's row is written; later replies wait. If the write failed the job is gone: a
+   * background submitter gets ERROR instead, a foreground one (joined by unique) JOB_CREATED then WORK_FAIL.
+   */
+  #createdWhenDurable(job: Job, handle: string, background: boolean): void {
+    const slot: { bytes: Buffer | null } = { bytes: null }
+    this.#held.push(slot)
+    this.#server.engine.whenDurable(job, (error) => {
+      slot.bytes = error === null || !background ? encodeJobCreated(handle) : encodeError('QUEUE_ERROR', error.message)
+      const held = this.#held
+      for (let next = held[this.#heldHead]; next?.bytes != null; next = held[++this.#heldHead]) this.#write(next.bytes)
+      if (this.#heldHead === held.length) {
+        this.#held = []
+        this.#heldHead = 0
+      }
+    })
   }
 
   /** A client usually submits to one function over and over: decode its name once. */
@@ -395,6 +423,11 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   }
 
   #send(bytes: Buffer): void {
+    if (this.#heldHead < this.#held.length) this.#held.push({ bytes })
+    else this.#write(bytes)
+  }
+
+  #write(bytes: Buffer): void {
     if (this.#closed) return
     this.#out.push(bytes)
     if (!this.#flushQueued) {
