@@ -12,9 +12,16 @@ export interface JournalOwner {
 }
 
 /**
- * Group commit in front of a {@link JobStore}: the adds and removals of one event-loop turn are gathered and
- * written in one call (one transaction, one fsync) at the end of the turn; the submitters waiting on the
- * batch are answered after it. A job added and removed in the same turn never reaches the store.
+ * Removals alone wait this long for company: nobody waits on them, and one write per worker round trip would
+ * cost more than the job. A crash loses at most this much of them (those jobs run again after the restart).
+ */
+export const REMOVAL_DELAY_MS = 10
+
+/**
+ * Group commit in front of a {@link JobStore}: the adds of one event-loop turn, with every removal gathered
+ * since the last write, are written in one call (one transaction, one fsync) at the end of the turn; the
+ * submitters waiting on the batch are answered after it. Removals alone are written {@link REMOVAL_DELAY_MS}
+ * later. A job added and removed before its write never reaches the store.
  */
 export class Journal {
   readonly #store: JobStore
@@ -23,7 +30,8 @@ export class Journal {
   #adds = new Set<Job>()
   #removes: number[] = []
   #waiters: { job: Job; done: DurableCallback }[] = []
-  #scheduled = false
+  #soon = false
+  #later: NodeJS.Timeout | null = null
   readonly #flushSoon = (): void => {
     this.flush()
   }
@@ -33,9 +41,9 @@ export class Journal {
     this.#owner = owner
   }
 
-  /** A write is waiting for the end of the turn. */
+  /** A write is waiting. */
   get busy(): boolean {
-    return this.#scheduled
+    return this.#soon || this.#later !== null
   }
 
   /** True while `job`'s row is not written yet. */
@@ -45,12 +53,17 @@ export class Journal {
 
   add(job: Job): void {
     this.#adds.add(job)
-    this.#schedule()
+    if (this.#soon) return
+    this.#soon = true
+    // the end of this event-loop turn (not a microtask): every connection's packets read in this turn share
+    // the write (4 TCP clients × 64 in flight: 253 jobs per write, against 63 with queueMicrotask)
+    setImmediate(this.#flushSoon)
   }
 
   remove(job: Job): void {
-    if (!this.#adds.delete(job)) this.#removes.push(job.id)
-    this.#schedule()
+    if (this.#adds.delete(job)) return
+    this.#removes.push(job.id)
+    if (!this.#soon) this.#later ??= setTimeout(this.#flushSoon, REMOVAL_DELAY_MS)
   }
 
   /** Calls `done` once the coming write is over (`job` must be in it, see {@link has}). */
@@ -60,7 +73,11 @@ export class Journal {
 
   /** Writes what is gathered now. Removals refused by the store are kept for the next write. */
   flush(): void {
-    this.#scheduled = false
+    this.#soon = false
+    if (this.#later !== null) {
+      clearTimeout(this.#later)
+      this.#later = null
+    }
     const batch = this.#adds
     const removes = this.#removes
     const waiters = this.#waiters
@@ -79,13 +96,6 @@ export class Journal {
     if (error === null) this.#owner.written(jobs)
     else this.#owner.refused(jobs, error)
     for (const w of waiters) w.done(error !== null && batch.has(w.job) ? error : null)
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return
-    this.#scheduled = true
-    // the end of this event-loop turn: every connection's packets read in it share the write
-    setImmediate(this.#flushSoon)
   }
 }
 
