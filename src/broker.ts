@@ -113,7 +113,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
       resultCache,
       store: storeOption(options.store),
     })
-    if (options.store !== undefined) this.#engine.restore(options.store.load())
+    if (options.store !== undefined) {
+      try {
+        this.#engine.restore(options.store.load())
+      } catch (err) {
+        // nothing will close it otherwise (and a SQLite store keeps its file locked while open)
+        options.store.close()
+        throw err
+      }
+    }
     this.admin = new LocalAdmin(this.#engine)
     const untyped = this as EventEmitter
     untyped.on('newListener', (event: string | symbol) => {

@@ -136,6 +136,26 @@ test('a removal that fails is written with the next write (the job may run again
   )
 })
 
+test('a store still failing when the broker closes: close() rejects with the StoreError, and the store is closed', limits, async () => {
+  const { store, control } = faulty()
+  let closed = false
+  const broker = new Broker({
+    store: {
+      ...store,
+      close: () => {
+        closed = true
+      },
+    },
+  })
+  await broker.client().submitBackground('f', 'x')
+  control.failing = true
+  broker.worker().register('f', () => 'ok')
+  await broker.idle()
+  await assert.rejects(broker.close(), { name: 'StoreError', kind: 'write' })
+  assert.equal(closed, true)
+  assert.equal(store.load().length, 1, 'the finished job is still stored: it runs again at the next start')
+})
+
 test('SQLite full (maxBytes) while running: the submits past the limit are refused, the accepted ones are all there after a restart', limits, async (t) => {
   const path = join(tempDir(t), 'jobs.db')
   const broker = new Broker({ handlePrefix: 'H:t', store: sqliteStore(path, { maxBytes: 64 * 1024 }) })

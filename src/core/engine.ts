@@ -253,10 +253,14 @@ export class Engine {
     }
   }
 
-  /** Writes what the store is waiting for now, and closes it (the last step of closing the broker). */
+  /**
+   * Writes what the store is waiting for now, and closes it (the last step of closing the broker). Throws the
+   * StoreError if that last write failed (its removals are lost: those jobs run again at the next start).
+   */
   closeStore(): void {
-    this.#journal?.flush()
+    const error = this.#journal?.flush() ?? null
     this.#options.store?.close()
+    if (error !== null) throw error
   }
 
   /**

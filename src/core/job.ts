@@ -8,9 +8,10 @@ export const PRIORITY_LOW = 2
 export type PriorityLevel = 0 | 1 | 2
 
 /**
- * Where a job is in its life: `pending` (a background job waiting for its store write), `scheduled` (waiting for
- * `dueAt`), `queued` (in a lane), `running` (assigned to a worker) or `done` (gone from every index). A job that ends while still in a lane or the schedule stays there
- * as a tombstone, skipped when it reaches the head, so removal is O(1).
+ * Where a job is in its life: `pending` (a background job waiting for its store write), `scheduled` (waiting
+ * for `dueAt`), `queued` (in a lane), `running` (assigned to a worker) or `done` (gone from every index). A job
+ * that ends while still in a lane or the schedule stays there as a tombstone, skipped when it reaches the head,
+ * so removal is O(1).
  */
 export type JobState = 'pending' | 'scheduled' | 'queued' | 'running' | 'done'
 

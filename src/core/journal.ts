@@ -33,6 +33,7 @@ export class Journal {
   #soon = false
   #later: NodeJS.Timeout | null = null
   readonly #flushSoon = (): void => {
+    // a failure has been handed to the submitters it concerns; refused removals wait for the next write
     this.flush()
   }
 
@@ -71,8 +72,8 @@ export class Journal {
     this.#waiters.push({ job, done })
   }
 
-  /** Writes what is gathered now. Removals refused by the store are kept for the next write. */
-  flush(): void {
+  /** Writes what is gathered now; returns the store's error, if any. Removals refused are kept for the next write. */
+  flush(): StoreError | null {
     this.#soon = false
     if (this.#later !== null) {
       clearTimeout(this.#later)
@@ -81,7 +82,7 @@ export class Journal {
     const batch = this.#adds
     const removes = this.#removes
     const waiters = this.#waiters
-    if (batch.size === 0 && removes.length === 0 && waiters.length === 0) return
+    if (batch.size === 0 && removes.length === 0 && waiters.length === 0) return null
     const jobs = [...batch]
     this.#adds = new Set()
     this.#removes = []
@@ -96,6 +97,7 @@ export class Journal {
     if (error === null) this.#owner.written(jobs)
     else this.#owner.refused(jobs, error)
     for (const w of waiters) w.done(error !== null && batch.has(w.job) ? error : null)
+    return error
   }
 }
 
