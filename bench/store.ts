@@ -12,7 +12,7 @@
  * connection or a phase longer than --timeout fails the run (exit code 1).
  *
  *   npm run build && npx tsc -p tsconfig.json && node .build/bench/store.js
- *   node .build/bench/store.js [--rounds=3] [--jobs=10000] [--clients=4] [--window=64] [--workers=4] [--size=100] [--timeout=120]
+ *   node .build/bench/store.js [--rounds=3] [--jobs=5000] [--clients=4] [--window=64] [--workers=4] [--size=100] [--timeout=120]
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -201,7 +201,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
       rounds: { type: 'string', default: '3' },
-      jobs: { type: 'string', default: '10000' },
+      jobs: { type: 'string', default: '5000' },
       clients: { type: 'string', default: '4' },
       window: { type: 'string', default: '64' },
       workers: { type: 'string', default: '4' },
