@@ -159,6 +159,20 @@ for (const kind of STORE_KINDS) {
     )
   })
 
+  test(`${kind.name}: a background submit made in the same turn as close() is written, acknowledged and replayed`, limits, async (t) => {
+    const { store, reopen } = kind.open(t)
+    const broker = open(t, store)
+    const submitted = broker.client().submitBackground('late', 'x')
+    const closed = broker.close()
+    assert.equal(await submitted, 'H:t:1')
+    await closed
+    const again = open(t, reopen())
+    assert.deepEqual(
+      (await again.admin.showJobs()).map((j) => [j.handle, j.functionName]),
+      [['H:t:1', 'late']],
+    )
+  })
+
   test(`${kind.name}: close keeps queued jobs and jobs cut off while running; a job that finishes during a graceful close leaves`, limits, async (t) => {
     const { store, reopen } = kind.open(t)
     const broker = open(t, store)
