@@ -173,6 +173,20 @@ for (const kind of STORE_KINDS) {
     )
   })
 
+  test(`${kind.name}: a job cancelled before its write never reaches the store, and idle() still resolves`, limits, async (t) => {
+    const { store: inner } = kind.open(t)
+    const { store, writes } = recording(inner)
+    const broker = open(t, store)
+    const submitted = broker.client().submitBackground('f', 'x')
+    // the handle is known at once (ids are handed out in submission order); cancel in the same turn
+    const cancelled = broker.admin.cancelJob('H:t:1')
+    const idle = broker.idle()
+    assert.equal(await cancelled, true)
+    assert.equal(await submitted, 'H:t:1')
+    await idle
+    assert.deepEqual([writes, store.load(), broker.size], [[], [], 0])
+  })
+
   test(`${kind.name}: close keeps queued jobs and jobs cut off while running; a job that finishes during a graceful close leaves`, limits, async (t) => {
     const { store, reopen } = kind.open(t)
     const broker = open(t, store)

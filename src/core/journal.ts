@@ -15,7 +15,7 @@ export interface JournalOwner {
  * Removals alone wait this long for company: nobody waits on them, and one write per worker round trip would
  * cost more than the job. A crash loses at most this much of them (those jobs run again after the restart).
  */
-export const REMOVAL_DELAY_MS = 10
+const REMOVAL_DELAY_MS = 10
 
 /**
  * Group commit in front of a {@link JobStore}: the adds of one event-loop turn, with every removal gathered
@@ -82,7 +82,6 @@ export class Journal {
     const batch = this.#adds
     const removes = this.#removes
     const waiters = this.#waiters
-    if (batch.size === 0 && removes.length === 0 && waiters.length === 0) return null
     const jobs = [...batch]
     this.#adds = new Set()
     this.#removes = []
