@@ -1,6 +1,7 @@
 // A job store that cannot be opened, a damaged or foreign database, and writes that fail while running: a
 // typed StoreError, and a background submit that could not be made durable is refused, never acknowledged.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -26,6 +27,15 @@ function faulty(): { store: JobStore; control: { failing: boolean } } {
     },
   }
   return { store, control }
+}
+
+/**
+ * Makes files immutable (`chattr +i`) or writable again: even root cannot write to an immutable file, also
+ * through a descriptor opened before. Needs root and a filesystem with attributes (ext4 here); fails loudly
+ * otherwise.
+ */
+function immutable(on: boolean, files: readonly string[]): void {
+  execFileSync('chattr', [on ? '+i' : '-i', ...files], { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
 function storeKind(kind: string): { name: string; kind: string } {
@@ -154,6 +164,37 @@ test('a store still failing when the broker closes: close() rejects with the Sto
   await assert.rejects(broker.close(), { name: 'StoreError', kind: 'write' })
   assert.equal(closed, true)
   assert.equal(store.load().length, 1, 'the finished job is still stored: it runs again at the next start')
+})
+
+test('a database file that becomes read-only while running refuses the submit (StoreError), and works again once writable; read-only at start: kind `open`', limits, async (t) => {
+  const path = join(tempDir(t), 'jobs.db')
+  const files = [path, `${path}-wal`]
+  const broker = new Broker({ handlePrefix: 'H:t', store: sqliteStore(path) })
+  t.after(() => broker.close({ graceful: false }))
+  const client = broker.client()
+  assert.equal(await client.submitBackground('f', 'before'), 'H:t:1')
+  immutable(true, files)
+  try {
+    await assert.rejects(client.submitBackground('f', 'while read-only'), storeKind('write'))
+    assert.equal(broker.size, 1)
+  } finally {
+    immutable(false, files)
+  }
+  assert.equal(await client.submitBackground('f', 'after'), 'H:t:3')
+  await broker.close()
+
+  immutable(true, [path])
+  try {
+    assert.throws(() => sqliteStore(path), storeKind('open'))
+  } finally {
+    immutable(false, [path])
+  }
+  const again = new Broker({ handlePrefix: 'H:t', store: sqliteStore(path) })
+  t.after(() => again.close({ graceful: false }))
+  assert.deepEqual(
+    (await again.admin.showJobs()).map((j) => j.handle),
+    ['H:t:1', 'H:t:3'],
+  )
 })
 
 test('SQLite full (maxBytes) while running: the submits past the limit are refused, the accepted ones are all there after a restart', limits, async (t) => {
