@@ -2,7 +2,7 @@
 // replays (order, handles, due times, uniques), when rows leave, and that an acknowledged job is written.
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
-import { Broker, type BrokerOptions, FakeClock, JobFailedError, type JobStore } from '../src/index.js'
+import { Broker, type BrokerOptions, FakeClock, JobFailedError, type JobStore, WorkerLostError } from '../src/index.js'
 import { deferred } from './helpers.js'
 import { STORE_KINDS } from './store-setup.js'
 
@@ -185,6 +185,20 @@ for (const kind of STORE_KINDS) {
     assert.equal(await submitted, 'H:t:1')
     await idle
     assert.deepEqual([writes, store.load(), broker.size], [[], [], 0])
+  })
+
+  test(`${kind.name}: a job stays stored while it runs and while it is retried, until its last attempt ends`, limits, async (t) => {
+    const { store } = kind.open(t)
+    const broker = open(t, store)
+    const rowsSeen: number[] = []
+    broker.worker().register('flaky', () => {
+      rowsSeen.push(store.load().length)
+      if (rowsSeen.length === 1) throw new WorkerLostError('crashed')
+      return 'ok'
+    })
+    await broker.client().submitBackground('flaky', 'x')
+    await broker.idle()
+    assert.deepEqual([rowsSeen, store.load().length], [[1, 1], 0])
   })
 
   test(`${kind.name}: close keeps queued jobs and jobs cut off while running; a job that finishes during a graceful close leaves`, limits, async (t) => {
