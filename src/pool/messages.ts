@@ -19,6 +19,8 @@ export interface ThreadTask {
   readonly name: string
   readonly unique: string
   readonly attempt: number
+  /** ThreadSlots' abort count when the task was posted (the thread reads only later aborts). */
+  readonly aborts: number
   /** The payload: an exact copy (transferred), or a view on a SharedArrayBuffer. */
   readonly data: Uint8Array
 }
@@ -37,7 +39,7 @@ export type UpdateMessage =
   | { readonly id: number; readonly type: 'data' | 'warning'; readonly data: Uint8Array }
   | { readonly id: number; readonly type: 'status'; readonly numerator: number; readonly denominator: number }
 
-/** The error codes an abort can carry, by index (shared memory stores the index). */
+/** The error codes an abort can carry, by index (shared memory stores the index plus one). */
 export const ABORT_CODES = ['GEARBOX_JOB_CANCELLED', 'GEARBOX_JOB_TIMEOUT', 'GEARBOX_BROKER_CLOSED', 'GEARBOX_WORKER_LOST'] as const
 
 /** Main → threads: stop the task with this id (its handler's signal fires with an error of this code). */
@@ -54,4 +56,6 @@ export interface ThreadData {
   /** ThreadSlots' shared memory. */
   readonly slots: SharedArrayBuffer
   readonly perThread: number
+  /** Size of ThreadSlots' abort ring. */
+  readonly ring: number
 }

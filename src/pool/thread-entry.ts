@@ -18,13 +18,13 @@ import {
   type UpdateMessage,
 } from './messages.js'
 import { ThreadJobContext } from './thread-context.js'
-import { ABORT_KILLED, ThreadSlots } from './thread-slots.js'
+import { ThreadSlots } from './thread-slots.js'
 import { isThenable } from '../guards.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 
-const { channel, slots: slotMemory, perThread } = Tinypool.workerData as ThreadData
-const slots = new ThreadSlots(slotMemory, perThread)
+const { channel, slots: slotMemory, perThread, ring } = Tinypool.workerData as ThreadData
+const slots = new ThreadSlots(slotMemory, perThread, ring)
 slots.setThreadId(tinypoolWorkerId, threadId)
 // updates go up to the main thread; aborts come down; neither channel may keep an idle thread alive
 const up = new BroadcastChannel(`${channel}:up`)
@@ -77,18 +77,17 @@ function loadHandler(key: string, module: string, exportName: string): Promise<A
 
 /** tinypool calls this for every task. It resolves to an outcome; it rejects only if the thread itself breaks. */
 export default async function runTask(task: ThreadTask): Promise<unknown> {
+  // a task aborted while it waited for this thread (in the pool's queue, or while the thread booted) never
+  // runs: its attempt is already over on the main thread, which only waits for this answer to free its slot
+  const aborted = slots.abortOf(task.id, task.aborts)
+  if (aborted !== 0) {
+    const code = ABORT_CODES[aborted - 1] ?? 'GEARBOX_JOB_CANCELLED'
+    return { kind: 'lost', message: `job aborted (${code}) before it started`, updates: 0 } satisfies ThreadOutcome
+  }
   const encoder = resolveEncoder(task.encoder)
   const ctx = new ThreadJobContext(task, encoder, post)
   running.set(task.id, ctx)
   const cell = slots.claim(tinypoolWorkerId, task.id)
-  // an abort sent before this thread got to the task (while it booted, say) is only in shared memory
-  const aborted = slots.abortOf(task.id)
-  if (aborted >= ABORT_KILLED << 8) {
-    running.delete(task.id)
-    slots.clear(cell)
-    return { kind: 'lost', message: 'job aborted before it started', updates: 0 } satisfies ThreadOutcome
-  }
-  if (aborted !== 0) ctx.abort(new GearboxError(ABORT_CODES[aborted & 0xff] ?? 'GEARBOX_JOB_CANCELLED', 'job aborted before it started'))
   try {
     const key = task.module + '#' + task.exportName
     const handler = loaded.get(key) ?? (await loadHandler(key, task.module, task.exportName))
