@@ -11,6 +11,7 @@
  *
  *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N]
  */
+import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -49,6 +50,10 @@ interface EchoRound {
   readonly ms: number
   /** Median submit → result latency, ms. */
   readonly p50: number
+  /** CPU time of the main thread per job, µs (what the broker's side costs, whatever else loads the machine). */
+  readonly mainUs: number
+  /** CPU time of the whole process (main thread, pool threads, V8's helpers) per job, µs. */
+  readonly totalUs: number
 }
 
 /** The producer: WINDOW in flight until `total` completed; checks every result. */
@@ -58,6 +63,8 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Arra
     let started = 0
     let completed = 0
     const t0 = now()
+    const main0 = mainThreadCpuUs()
+    const total0 = process.cpuUsage()
     const next = (): void => {
       const i = started++
       const payload = PAYLOADS[i & 1023] as Buffer
@@ -65,7 +72,12 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Arra
       submit(payload).then((result) => {
         latencies[i] = now() - sent
         if (!payload.equals(result)) reject(new Error(`job ${i} returned the wrong result`))
-        else if (++completed === total) resolve({ ms: now() - t0, p50: spread(Array.from(latencies)).median })
+        else if (++completed === total) {
+          const ms = now() - t0
+          const cpu = process.cpuUsage(total0)
+          const mainUs = (mainThreadCpuUs() - main0) / total
+          resolve({ ms, p50: spread(Array.from(latencies)).median, mainUs, totalUs: (cpu.user + cpu.system) / total })
+        }
         else if (started < total) next()
       }, reject)
     }
@@ -105,23 +117,30 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
   const load = loadAverage()
   const rates: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
   const p50s: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
+  const mains: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
+  const totals: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
   for (let r = 0; r < rounds; r++) {
     for (const name of ECHO) {
       const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`])) as EchoRound & { name: string }
       check(out.name === name, `child reported ${JSON.stringify(out)}`)
       rates[name].push((jobs / out.ms) * 1000)
       p50s[name].push(out.p50)
+      mains[name].push(out.mainUs)
+      totals[name].push(out.totalUs)
     }
   }
   const g = spread(rates.gearbox)
   const t = spread(rates.tinypool)
   const paired = spread(rates.gearbox.map((x, i) => x / (rates.tinypool[i] ?? NaN)))
   const p50 = (values: readonly number[]): string => `p50 ${fixed(spread(values), 1)} ms`
+  const cpu = (name: EchoName): string => `main ${fixed(spread(mains[name]), 1)} µs/job, process ${fixed(spread(totals[name]), 0)}`
   return [
     `threads-echo     gearbox ${siSpread(g, ' jobs/s')} ${p50(p50s.gearbox)}   tinypool ${siSpread(t)} ${p50(p50s.tinypool)}   ` +
       `ratio gearbox/tinypool ${(g.median / t.median).toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})   goal ≥ 0.95`,
+    `threads-echo cpu gearbox ${cpu('gearbox')}   tinypool ${cpu('tinypool')}`,
     `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
-      `${WINDOW} in flight, one child process per round, median [min–max]; every result verified; load average before ${load})`,
+      `${WINDOW} in flight, one child process per round, median [min–max]; CPU: main thread (Linux schedstat) and whole process (cpuUsage) per job; ` +
+      `every result verified; load average before ${load})`,
   ]
 }
 
@@ -226,6 +245,19 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
 }
 
 // ---------------------------------------------------------------- helpers and command line
+
+/**
+ * CPU time of this process's main thread so far, µs: Linux's per-thread scheduler statistics (ns on CPU),
+ * so time spent waiting for a core that other work holds is not counted; elsewhere, the event loop's active
+ * time (which does count it).
+ */
+function mainThreadCpuUs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000
+  } catch {
+    return performance.eventLoopUtilization().active * 1000
+  }
+}
 
 function fixed(s: Spread, digits: number): string {
   return `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`
