@@ -34,6 +34,9 @@ export type ThreadOutcome =
   | { readonly kind: 'exception'; readonly message: string; readonly code: string | undefined; readonly updates: number }
   | { readonly kind: 'lost'; readonly message: string; readonly updates: number }
 
+/** What a thread answers for a task: the result bytes of an attempt that completed without updates, or an outcome. */
+export type ThreadAnswer = Uint8Array | ThreadOutcome
+
 /** Thread → main: an update from a running handler. */
 export type UpdateMessage =
   | { readonly id: number; readonly type: 'data' | 'warning'; readonly data: Uint8Array }

@@ -1,6 +1,6 @@
 import type { JobContext } from '../api.js'
 import { GearboxError, HandlerModuleError, JobFailedError, WorkerLostError } from '../errors.js'
-import { ABORT_CODES, type AbortMessage, type ThreadOutcome, type UpdateMessage } from './messages.js'
+import { ABORT_CODES, type AbortMessage, type ThreadAnswer, type ThreadOutcome, type UpdateMessage } from './messages.js'
 import { kOnAbort, type OnAbortHook } from '../symbols.js'
 
 /** What a task run needs from its pool. */
@@ -64,9 +64,10 @@ export class TaskRun {
   }
 
   /** tinypool's answer: the outcome, or a rejection when the thread died or was terminated. */
-  readonly onOutcome = (outcome: ThreadOutcome): void => {
-    if (this.#received < outcome.updates) this.#outcome = outcome // the rest of its updates are on their way
-    else this.#settle(outcome, null)
+  readonly onOutcome = (answer: ThreadAnswer): void => {
+    // bare bytes: completed without updates
+    if (answer instanceof Uint8Array || this.#received >= answer.updates) this.#settle(answer, null)
+    else this.#outcome = answer // the rest of its updates are on their way
   }
 
   readonly onDeath = (cause: unknown): void => {
@@ -118,7 +119,7 @@ export class TaskRun {
     }, this.#pool.terminateTimeout)
   }
 
-  #settle(outcome: ThreadOutcome | null, error: unknown): void {
+  #settle(outcome: ThreadAnswer | null, error: unknown): void {
     if (this.#settled) return
     this.#settled = true
     if (this.#hook !== null) this.#hook.call(this.#job, null)
@@ -127,6 +128,10 @@ export class TaskRun {
     this.#pool.track(this.#id, null)
     if (outcome === null) {
       this.#reject(error)
+      return
+    }
+    if (outcome instanceof Uint8Array) {
+      this.#resolve(outcome)
       return
     }
     switch (outcome.kind) {

@@ -12,6 +12,7 @@ import {
   ABORT_CODES,
   type AbortMessage,
   type ThreadData,
+  type ThreadAnswer,
   type ThreadOutcome,
   type ThreadTask,
   TRANSFER_MIN_BYTES,
@@ -93,7 +94,7 @@ export default async function runTask(task: ThreadTask): Promise<unknown> {
     const handler = loaded.get(key) ?? (await loadHandler(key, task.module, task.exportName))
     let value = handler(ctx)
     if (isThenable(value)) value = await value
-    return moveOutcome({ kind: 'complete', data: encoder.encode(value), updates: ctx.updates })
+    return completed(encoder.encode(value), ctx.updates)
   } catch (err) {
     return outcomeOf(err, ctx.updates)
   } finally {
@@ -110,19 +111,19 @@ function outcomeOf(err: unknown, updates: number): ThreadOutcome {
   return { kind: 'exception', message, code: typeof code === 'string' ? code : undefined, updates }
 }
 
-
 /**
- * Large result bytes that own their whole ArrayBuffer go back by transfer (no copy); small ones are cheaper
- * to clone, and a view on part of a buffer must be cloned (a transfer would take the whole buffer).
+ * The answer for a completed attempt: its bytes alone when it sent no updates (the common case, and the
+ * smallest message), else an outcome that counts them. A view on part of a buffer is copied exactly (a clone
+ * or a transfer would take its whole buffer); large bytes go back by transfer, not copied.
  */
-function moveOutcome(outcome: ThreadOutcome & { kind: 'complete' }): unknown {
-  const bytes = outcome.data
-  const buffer = bytes.buffer
-  if (bytes.byteLength < TRANSFER_MIN_BYTES || !(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength) {
-    return outcome
-  }
+function completed(data: Uint8Array, updates: number): unknown {
+  const shared = data.buffer instanceof SharedArrayBuffer
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+  const bytes = whole || shared ? data : new Uint8Array(data)
+  const answer: ThreadAnswer = updates === 0 ? bytes : { kind: 'complete', data: bytes, updates }
+  if (shared || bytes.byteLength < TRANSFER_MIN_BYTES) return answer
   return Tinypool.move({
-    [Tinypool.transferableSymbol]: buffer,
-    [Tinypool.valueSymbol]: outcome,
+    [Tinypool.transferableSymbol]: bytes.buffer,
+    [Tinypool.valueSymbol]: answer,
   } as unknown as ArrayBuffer)
 }
