@@ -38,9 +38,8 @@ const RESIZE_HEIGHT = 768
 /** threads-spin: jobs per round and loop iterations per job (about 70 ms). */
 const SPIN_JOBS = 12
 const SPIN_ITERATIONS = 20_000_000
-const WAYS = ['inline', 'gearbox', 'tinypool'] as const
+const WAYS = ['inline', 'gearbox', 'bare', 'tinypool'] as const
 type Way = (typeof WAYS)[number]
-type Times = Record<Way, number[]>
 
 const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).href
 
@@ -148,10 +147,19 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
 
 interface Workload<T> {
   readonly items: readonly T[]
-  inline(item: T): Promise<Uint8Array>
-  gearbox(item: T): Promise<Uint8Array>
-  tinypool(item: T): Promise<Uint8Array>
+  readonly inline: (item: T) => Promise<Uint8Array>
+  readonly gearbox: (item: T) => Promise<Uint8Array>
+  /** gearbox running exactly tinypool's function (no updates), where `gearbox` runs more (the example's handler). */
+  readonly bare?: (item: T) => Promise<Uint8Array>
+  readonly tinypool: (item: T) => Promise<Uint8Array>
 }
+
+/** Per round: wall time and the whole process's CPU time (every thread, V8's helpers too), ms. */
+interface Round {
+  readonly wall: number
+  readonly cpu: number
+}
+type Times = Partial<Record<Way, Round[]>>
 
 /** Child side: both workloads in one process, `rounds` interleaved rounds of inline, gearbox, tinypool. */
 async function speedupChild(rounds: number, maxThreads: number): Promise<{ resize: Times; spin: Times }> {
@@ -163,6 +171,7 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
   const broker = new Broker()
   const worker = broker.worker()
   worker.register('resize', threads.handler(new URL('../examples/resize/resize-handler.js', import.meta.url)))
+  worker.register('resize-bare', threads.handler(fixture('resize.js'), { export: 'handler' }))
   worker.register('spin', threads.handler(fixture('spin.js'), { export: 'handler' }))
   const client = broker.client()
   const pool = new Tinypool({ filename: fixture('spin.js'), name: 'task', maxThreads, minThreads: maxThreads })
@@ -172,6 +181,7 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
     items: images,
     inline: async (png) => packThumbnails(await makeThumbnails(png)),
     gearbox: (png) => client.submit('resize', png),
+    bare: (png) => client.submit('resize-bare', png),
     tinypool: (png) => pool.run(png, { filename: fixture('resize.js'), name: 'task' }) as Promise<Uint8Array>,
   }
   const spinning: Workload<number> = {
@@ -188,29 +198,37 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
   return times
 }
 
-/** Wall time per round of each way; one warm-up pass of each first (starts the threads, loads the modules, JIT). */
+/** Wall and CPU time per round of each way; one warm-up pass of each first (starts the threads, loads the modules, JIT). */
 async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
-  const run: Record<Way, () => Promise<Uint8Array[]>> = {
+  const threaded = (submit: (item: T) => Promise<Uint8Array>) => () => Promise.all(work.items.map(submit))
+  const bare = work.bare
+  const run: Partial<Record<Way, () => Promise<Uint8Array[]>>> = {
     inline: async () => {
       const out: Uint8Array[] = []
       for (const item of work.items) out.push(await work.inline(item))
       return out
     },
-    gearbox: () => Promise.all(work.items.map((item) => work.gearbox(item))),
-    tinypool: () => Promise.all(work.items.map((item) => work.tinypool(item))),
+    gearbox: threaded(work.gearbox),
+    ...(bare === undefined ? {} : { bare: threaded(bare) }),
+    tinypool: threaded(work.tinypool),
   }
-  const expected = await run.inline()
-  await run.gearbox()
-  await run.tinypool()
-  const times: Times = { inline: [], gearbox: [], tinypool: [] }
+  const ways = WAYS.filter((way) => run[way] !== undefined)
+  const expected = await (run.inline as () => Promise<Uint8Array[]>)()
+  for (const way of ways.slice(1)) await run[way]?.()
+  const times: Times = {}
   for (let r = 0; r < rounds; r++) {
-    // the threaded ways take turns going first; each starts on a collected heap (the inline run leaves garbage
-    // whose concurrent marking would otherwise take CPU from the threads of whichever way comes next)
-    for (const way of r % 2 === 0 ? WAYS : (['inline', 'tinypool', 'gearbox'] as const)) {
+    // inline first, then the threaded ways in turn forwards and backwards; each starts on a collected heap (the
+    // inline run leaves garbage whose concurrent marking would otherwise take CPU from the threads of whichever
+    // way comes next)
+    const threadedWays = ways.slice(1)
+    for (const way of ['inline' as const, ...(r % 2 === 0 ? threadedWays : threadedWays.reverse())]) {
       gc()
+      const cpu0 = process.cpuUsage()
       const t0 = now()
-      const results = await run[way]()
-      times[way].push(now() - t0)
+      const results = (await run[way]?.()) ?? []
+      const wall = now() - t0
+      const cpu = process.cpuUsage(cpu0)
+      ;(times[way] ??= []).push({ wall, cpu: (cpu.user + cpu.system) / 1000 })
       const same = results.length === expected.length && results.every((b, i) => Buffer.compare(b, expected[i] ?? new Uint8Array()) === 0)
       check(same, `${way} round ${r}: results differ from the first inline run`)
     }
@@ -222,25 +240,38 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   const self = fileURLToPath(import.meta.url)
   const load = loadAverage()
   const out = JSON.parse(await runNode(self, ['--child=speedup', `--rounds=${rounds}`, `--threads=${threads}`])) as { resize: Times; spin: Times }
-  const line = (label: string, times: Times, jobs: number, goal: string): string => {
-    const perJob = (way: Way): string => `${fixed(spread(times[way].map((ms) => ms / jobs)), 0)} ms/job`
+  const label = { inline: 'inline', gearbox: 'gearbox', bare: 'gearbox without updates', tinypool: 'tinypool' }
+  const lines = (name: string, times: Times, jobs: number, goal: string): string[] => {
+    const inline = times.inline ?? []
+    const of = (way: Way): Round[] => times[way] ?? []
+    const perJob = (way: Way): string => `${fixed(spread(of(way).map((r) => r.wall / jobs)), 0)} ms/job`
     const speedup = (way: Way): string => {
-      const paired = spread(times.inline.map((ms, i) => ms / (times[way][i] ?? NaN)))
+      const paired = spread(inline.map((r, i) => r.wall / (of(way)[i]?.wall ?? NaN)))
       return `speedup ${paired.median.toFixed(2)}× [${paired.min.toFixed(2)}–${paired.max.toFixed(2)}]`
     }
-    const ratio = spread(times.tinypool.map((ms, i) => ms / (times.gearbox[i] ?? NaN)))
-    return (
-      `${label.padEnd(17)}inline ${perJob('inline')}   gearbox ${perJob('gearbox')} ${speedup('gearbox')}   ` +
-      `tinypool ${perJob('tinypool')} ${speedup('tinypool')}   gearbox/tinypool ${ratio.median.toFixed(2)}   ${goal}`
-    )
+    const ratio = spread(of('tinypool').map((r, i) => r.wall / (of('gearbox')[i]?.wall ?? NaN)))
+    const threadedWays = WAYS.filter((way) => way !== 'inline' && times[way] !== undefined)
+    // CPU: all of it has to fit on `threads` cores, so inline wall / (threaded CPU / threads) bounds the speedup
+    const cpu = (way: Way): string => `${label[way]} ${spread(of(way).map((r) => r.cpu / jobs)).median.toFixed(0)}`
+    const bound = (way: Way): string =>
+      `${label[way]} ${spread(of(way).map((r, i) => (inline[i]?.wall ?? NaN) / (r.cpu / threads))).median.toFixed(2)}×`
+    return [
+      `${name.padEnd(17)}inline ${perJob('inline')}   ` +
+        threadedWays.map((way) => `${label[way]} ${perJob(way)} ${speedup(way)}`).join('   ') +
+        `   gearbox/tinypool ${ratio.median.toFixed(2)}   ${goal}`,
+      `${name} cpu   ms/job, whole process: ${['inline' as const, ...threadedWays].map(cpu).join(', ')}; ` +
+        `inline keeps ${spread(inline.map((r) => r.cpu / r.wall)).median.toFixed(2)} cores busy; ` +
+        `speedup bound (inline wall ÷ (CPU ÷ ${threads} cores)): ${threadedWays.map(bound).join(', ')}`,
+    ]
   }
   return [
-    line('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
-    line('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
-    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds of inline, gearbox, tinypool in one process, after one warm-up pass of each; ` +
-      `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round; ` +
+    ...lines('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
+    ...lines('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
+    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds of inline then the threaded ways in one process, after one warm-up pass of each; ` +
+      `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round, gearbox with the example's handler ` +
+      `(5 status updates per job) and without updates (tinypool's function); ` +
       `spin: ${SPIN_JOBS} × ${SPIN_ITERATIONS / 1e6}M loop iterations per round; threaded rounds submit all jobs at once; ` +
-      `median [min–max] of wall time per job and of per-round speedup; every result equal to the inline one; load average before ${load})`,
+      `median [min–max] of wall time per job and of per-round speedup; CPU: process.cpuUsage (all threads); every result equal to the inline one; load average before ${load})`,
   ]
 }
 
