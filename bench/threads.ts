@@ -9,7 +9,7 @@
  *    give on this machine at all. One child process, rounds interleaved, every result checked against the
  *    first inline run.
  *
- *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N]
+ *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N] [--prefetch=N]
  */
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
@@ -40,6 +40,10 @@ const SPIN_JOBS = 12
 const SPIN_ITERATIONS = 20_000_000
 const WAYS = ['inline', 'gearbox', 'bare', 'tinypool'] as const
 type Way = (typeof WAYS)[number]
+
+/** gearbox's ThreadPool `prefetch` (`--prefetch=N`); undefined: the pool's default (one job per thread). */
+let prefetch: number | undefined
+const prefetchArg = (): string[] => (prefetch === undefined ? [] : [`--prefetch=${prefetch}`])
 
 const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).href
 
@@ -87,7 +91,7 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Arra
 /** Child side of threads-echo: a fresh pool, warm-up, one timed round, then check the pool ended empty. */
 const echoRound: Record<EchoName, (jobs: number, threads: number) => Promise<EchoRound>> = {
   async gearbox(jobs, maxThreads) {
-    const threads = new ThreadPool({ maxThreads, minThreads: maxThreads })
+    const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch })
     const broker = new Broker()
     broker.worker().register('echo', threads.handler(fixture('echo.js'), { export: 'handler' }))
     const client = broker.client()
@@ -120,7 +124,7 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
   const totals: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
   for (let r = 0; r < rounds; r++) {
     for (const name of ECHO) {
-      const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`])) as EchoRound & { name: string }
+      const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`, ...prefetchArg()])) as EchoRound & { name: string }
       check(out.name === name, `child reported ${JSON.stringify(out)}`)
       rates[name].push((jobs / out.ms) * 1000)
       p50s[name].push(out.p50)
@@ -137,7 +141,7 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
     `threads-echo     gearbox ${siSpread(g, ' jobs/s')} ${p50(p50s.gearbox)}   tinypool ${siSpread(t)} ${p50(p50s.tinypool)}   ` +
       `ratio gearbox/tinypool ${(g.median / t.median).toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})   goal ≥ 0.95`,
     `threads-echo cpu gearbox ${cpu('gearbox')}   tinypool ${cpu('tinypool')}`,
-    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
+    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
       `${WINDOW} in flight, one child process per round, median [min–max]; CPU: main thread (Linux schedstat) and whole process (cpuUsage) per job; ` +
       `every result verified; load average before ${load})`,
   ]
@@ -167,7 +171,7 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
   const { makeTestImages } = await import('../examples/resize/images.js')
   const { makeThumbnails, packThumbnails } = await import('../examples/resize/resize.js')
   const { spin } = await import('./fixtures/spin.js')
-  const threads = new ThreadPool({ maxThreads, minThreads: maxThreads })
+  const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch })
   const broker = new Broker()
   const worker = broker.worker()
   worker.register('resize', threads.handler(new URL('../examples/resize/resize-handler.js', import.meta.url)))
@@ -239,7 +243,7 @@ async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
 async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   const self = fileURLToPath(import.meta.url)
   const load = loadAverage()
-  const out = JSON.parse(await runNode(self, ['--child=speedup', `--rounds=${rounds}`, `--threads=${threads}`])) as { resize: Times; spin: Times }
+  const out = JSON.parse(await runNode(self, ['--child=speedup', `--rounds=${rounds}`, `--threads=${threads}`, ...prefetchArg()])) as { resize: Times; spin: Times }
   const label = { inline: 'inline', gearbox: 'gearbox', bare: 'gearbox without updates', tinypool: 'tinypool' }
   const lines = (name: string, times: Times, jobs: number, goal: string): string[] => {
     const inline = times.inline ?? []
@@ -267,7 +271,7 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   return [
     ...lines('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
     ...lines('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
-    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds of inline then the threaded ways in one process, after one warm-up pass of each; ` +
+    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} interleaved rounds of inline then the threaded ways in one process, after one warm-up pass of each; ` +
       `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round, gearbox with the example's handler ` +
       `(5 status updates per job) and without updates (tinypool's function); ` +
       `spin: ${SPIN_JOBS} × ${SPIN_ITERATIONS / 1e6}M loop iterations per round; threaded rounds submit all jobs at once; ` +
@@ -310,6 +314,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       rounds: { type: 'string' },
       jobs: { type: 'string', default: '20000' },
       threads: { type: 'string', default: String(availableParallelism()) },
+      prefetch: { type: 'string' },
       child: { type: 'string' },
     },
   })
@@ -321,6 +326,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const n = Number(values.rounds ?? fallback)
     check(Number.isSafeInteger(n) && n > 0, `--rounds=${String(values.rounds)}`)
     return n
+  }
+  if (values.prefetch !== undefined) {
+    prefetch = Number(values.prefetch)
+    check(Number.isSafeInteger(prefetch) && prefetch >= 0, `--prefetch=${values.prefetch}`)
   }
   const child = values.child
   if (child === 'speedup') {
