@@ -2,12 +2,13 @@
  * threads: gearbox's ThreadPool path, against raw tinypool with the same number of threads.
  *  - threads-echo: tiny jobs (100-byte echo), WINDOW in flight, through gearbox (`threads.handler(...)` on
  *    a broker, `client.submit`, refilled on completion) and through raw tinypool (`pool.run`): jobs/s and
- *    p50 latency (submit → result). One child process per measured round, contenders interleaved.
+ *    p50 latency (submit → result), CPU time per job. One child process per measured round, contenders
+ *    interleaved.
  *  - threads-resize: a CPU-heavy job, the resize of examples/resize (decode a PNG, three thumbnails, three
- *    JPEGs, with jimp), inline on the main thread, on gearbox's pool and on raw tinypool: the speedups.
- *    threads-spin, a control, does the same with pure computation (no allocation): what two threads can
- *    give on this machine at all. One child process, rounds interleaved, every result checked against the
- *    first inline run.
+ *    JPEGs, with jimp), inline on the main thread, on gearbox's pool (the example's handler, and tinypool's
+ *    function) and on raw tinypool: the speedups and CPU per job. threads-spin, a control, does the same with
+ *    pure computation (no allocation): what two threads can give on this machine at all. One child process
+ *    per round (a warm-up pass, then the round); every result checked against the child's first inline run.
  *
  *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N] [--prefetch=N]
  */
@@ -165,8 +166,8 @@ interface Round {
 }
 type Times = Partial<Record<Way, Round[]>>
 
-/** Child side: both workloads in one process, `rounds` interleaved rounds of inline, gearbox, tinypool. */
-async function speedupChild(rounds: number, maxThreads: number): Promise<{ resize: Times; spin: Times }> {
+/** Child side: round `round` of both workloads (inline, then the threaded ways, whose order alternates by round). */
+async function speedupChild(round: number, maxThreads: number): Promise<{ resize: Times; spin: Times }> {
   // imported here, so that the echo children do not load jimp
   const { makeTestImages } = await import('../examples/resize/images.js')
   const { makeThumbnails, packThumbnails } = await import('../examples/resize/resize.js')
@@ -194,7 +195,7 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
     gearbox: (n) => client.submit('spin', String(n)),
     tinypool: async (n) => Buffer.from((await pool.run(n)) as string),
   }
-  const times = { resize: await timeWays(resize, rounds), spin: await timeWays(spinning, rounds) }
+  const times = { resize: await timeWays(resize, round), spin: await timeWays(spinning, round) }
   check(broker.size === 0 && threads.running === 0, 'broker or pool not empty')
   await broker.close()
   await threads.close()
@@ -202,8 +203,8 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
   return times
 }
 
-/** Wall and CPU time per round of each way; one warm-up pass of each first (starts the threads, loads the modules, JIT). */
-async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
+/** Wall and CPU time of each way in one round, after one warm-up pass of each (starts the threads, loads the modules, JIT). */
+async function timeWays<T>(work: Workload<T>, round: number): Promise<Times> {
   const threaded = (submit: (item: T) => Promise<Uint8Array>) => () => Promise.all(work.items.map(submit))
   const bare = work.bare
   const run: Partial<Record<Way, () => Promise<Uint8Array[]>>> = {
@@ -216,26 +217,23 @@ async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
     ...(bare === undefined ? {} : { bare: threaded(bare) }),
     tinypool: threaded(work.tinypool),
   }
-  const ways = WAYS.filter((way) => run[way] !== undefined)
+  const threadedWays = WAYS.filter((way) => way !== 'inline' && run[way] !== undefined)
   const expected = await (run.inline as () => Promise<Uint8Array[]>)()
-  for (const way of ways.slice(1)) await run[way]?.()
+  for (const way of threadedWays) await run[way]?.()
   const times: Times = {}
-  for (let r = 0; r < rounds; r++) {
-    // inline first, then the threaded ways in turn forwards and backwards; each starts on a collected heap (the
-    // inline run leaves garbage whose concurrent marking would otherwise take CPU from the threads of whichever
-    // way comes next)
-    const threadedWays = ways.slice(1)
-    for (const way of ['inline' as const, ...(r % 2 === 0 ? threadedWays : threadedWays.reverse())]) {
-      gc()
-      const cpu0 = process.cpuUsage()
-      const t0 = now()
-      const results = (await run[way]?.()) ?? []
-      const wall = now() - t0
-      const cpu = process.cpuUsage(cpu0)
-      ;(times[way] ??= []).push({ wall, cpu: (cpu.user + cpu.system) / 1000 })
-      const same = results.length === expected.length && results.every((b, i) => Buffer.compare(b, expected[i] ?? new Uint8Array()) === 0)
-      check(same, `${way} round ${r}: results differ from the first inline run`)
-    }
+  // inline first, then the threaded ways, forwards in even rounds and backwards in odd ones; each starts on a
+  // collected heap (the inline run leaves garbage whose concurrent marking would otherwise take CPU from the
+  // threads of whichever way comes next)
+  for (const way of ['inline' as const, ...(round % 2 === 0 ? threadedWays : threadedWays.reverse())]) {
+    gc()
+    const cpu0 = process.cpuUsage()
+    const t0 = now()
+    const results = (await run[way]?.()) ?? []
+    const wall = now() - t0
+    const cpu = process.cpuUsage(cpu0)
+    times[way] = [{ wall, cpu: (cpu.user + cpu.system) / 1000 }]
+    const same = results.length === expected.length && results.every((b, i) => Buffer.compare(b, expected[i] ?? new Uint8Array()) === 0)
+    check(same, `${way} round ${round}: results differ from the first inline run`)
   }
   return times
 }
@@ -243,7 +241,14 @@ async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
 async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   const self = fileURLToPath(import.meta.url)
   const load = loadAverage()
-  const out = JSON.parse(await runNode(self, ['--child=speedup', `--rounds=${rounds}`, `--threads=${threads}`, ...prefetchArg()])) as { resize: Times; spin: Times }
+  // one child per round: a whole series in one process would outlast runNode's limit on a loaded machine
+  const out: { resize: Times; spin: Times } = { resize: {}, spin: {} }
+  for (let r = 0; r < rounds; r++) {
+    const round = JSON.parse(await runNode(self, ['--child=speedup', `--round=${r}`, `--threads=${threads}`, ...prefetchArg()])) as typeof out
+    for (const part of ['resize', 'spin'] as const) {
+      for (const way of WAYS) for (const t of round[part][way] ?? []) (out[part][way] ??= []).push(t)
+    }
+  }
   const label = { inline: 'inline', gearbox: 'gearbox', bare: 'gearbox without updates', tinypool: 'tinypool' }
   const lines = (name: string, times: Times, jobs: number, goal: string): string[] => {
     const inline = times.inline ?? []
@@ -271,11 +276,11 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   return [
     ...lines('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
     ...lines('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
-    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} interleaved rounds of inline then the threaded ways in one process, after one warm-up pass of each; ` +
+    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} rounds of inline then the threaded ways, one child process per round, after one warm-up pass of each; ` +
       `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round, gearbox with the example's handler ` +
       `(5 status updates per job) and without updates (tinypool's function); ` +
       `spin: ${SPIN_JOBS} × ${SPIN_ITERATIONS / 1e6}M loop iterations per round; threaded rounds submit all jobs at once; ` +
-      `median [min–max] of wall time per job and of per-round speedup; CPU: process.cpuUsage (all threads); every result equal to the inline one; load average before ${load})`,
+      `median [min–max] of wall time per job and of per-round speedup; CPU: process.cpuUsage (all threads); every result equal to the child's warm-up inline one; load average before ${load})`,
   ]
 }
 
@@ -312,6 +317,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     options: {
       part: { type: 'string' },
       rounds: { type: 'string' },
+      round: { type: 'string' },
       jobs: { type: 'string', default: '20000' },
       threads: { type: 'string', default: String(availableParallelism()) },
       prefetch: { type: 'string' },
@@ -333,7 +339,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const child = values.child
   if (child === 'speedup') {
-    console.log(JSON.stringify(await speedupChild(rounds(5), threads)))
+    console.log(JSON.stringify(await speedupChild(Number(values.round ?? 0), threads)))
   } else if (child !== undefined) {
     if (!isEcho(child)) throw new Error(`--child=${child}: expected speedup, ${ECHO.join(' or ')}`)
     console.log(JSON.stringify({ name: child, ...(await echoRound[child](jobs, threads)) }))

@@ -106,7 +106,7 @@ test('cancelling a running threaded job fires its signal in the thread with JobC
   assert.deepEqual(next, { attempt: 1, threadId: thread, lastAbort: { attempt: 1, code: 'GEARBOX_JOB_CANCELLED' } })
 })
 
-test('a job cancelled while its thread is still starting gets its signal in the thread: the thread is not terminated', limits, async (t) => {
+test('a job cancelled while its thread is still starting is skipped by the thread (or, if it got there first, gets its signal): the thread is not terminated', limits, async (t) => {
   // the grace period is shorter than the test's limit, so a thread terminated for "not honouring" its signal
   // shows as the next job running on another thread
   const { threads, broker } = setup(t, { gracePeriod: 3_000 })

@@ -21,7 +21,7 @@ export interface ThreadTask {
   readonly attempt: number
   /** ThreadSlots' abort count when the task was posted (the thread reads only later aborts). */
   readonly aborts: number
-  /** The payload: an exact copy (transferred), or a view on a SharedArrayBuffer. */
+  /** The payload: the job's own bytes (cloned) when small and spanning their buffer, else an exact copy (moved when large), or a view on a SharedArrayBuffer. */
   readonly data: Uint8Array
 }
 
