@@ -2,15 +2,17 @@
  * threads: gearbox's ThreadPool path, against raw tinypool with the same number of threads.
  *  - threads-echo: tiny jobs (100-byte echo), WINDOW in flight, through gearbox (`threads.handler(...)` on
  *    a broker, `client.submit`, refilled on completion) and through raw tinypool (`pool.run`): jobs/s and
- *    p50 latency (submit → result). One child process per measured round, contenders interleaved.
+ *    p50 latency (submit → result), CPU time per job. One child process per measured round, contenders
+ *    interleaved.
  *  - threads-resize: a CPU-heavy job, the resize of examples/resize (decode a PNG, three thumbnails, three
- *    JPEGs, with jimp), inline on the main thread, on gearbox's pool and on raw tinypool: the speedups.
- *    threads-spin, a control, does the same with pure computation (no allocation): what two threads can
- *    give on this machine at all. One child process, rounds interleaved, every result checked against the
- *    first inline run.
+ *    JPEGs, with jimp), inline on the main thread, on gearbox's pool (the example's handler, and tinypool's
+ *    function) and on raw tinypool: the speedups and CPU per job. threads-spin, a control, does the same with
+ *    pure computation (no allocation): what two threads can give on this machine at all. One child process
+ *    per round (a warm-up pass, then the round); every result checked against the child's first inline run.
  *
- *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N]
+ *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N] [--prefetch=N]
  */
+import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -37,9 +39,12 @@ const RESIZE_HEIGHT = 768
 /** threads-spin: jobs per round and loop iterations per job (about 70 ms). */
 const SPIN_JOBS = 12
 const SPIN_ITERATIONS = 20_000_000
-const WAYS = ['inline', 'gearbox', 'tinypool'] as const
+const WAYS = ['inline', 'gearbox', 'bare', 'tinypool'] as const
 type Way = (typeof WAYS)[number]
-type Times = Record<Way, number[]>
+
+/** gearbox's ThreadPool `prefetch` (`--prefetch=N`); undefined: the pool's default (one job per thread). */
+let prefetch: number | undefined
+const prefetchArg = (): string[] => (prefetch === undefined ? [] : [`--prefetch=${prefetch}`])
 
 const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).href
 
@@ -49,6 +54,10 @@ interface EchoRound {
   readonly ms: number
   /** Median submit → result latency, ms. */
   readonly p50: number
+  /** CPU time of the main thread per job, µs (what the broker's side costs, whatever else loads the machine). */
+  readonly mainUs: number
+  /** CPU time of the whole process (main thread, pool threads, V8's helpers) per job, µs. */
+  readonly totalUs: number
 }
 
 /** The producer: WINDOW in flight until `total` completed; checks every result. */
@@ -58,6 +67,8 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Arra
     let started = 0
     let completed = 0
     const t0 = now()
+    const main0 = mainThreadCpuUs()
+    const total0 = process.cpuUsage()
     const next = (): void => {
       const i = started++
       const payload = PAYLOADS[i & 1023] as Buffer
@@ -65,7 +76,12 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Arra
       submit(payload).then((result) => {
         latencies[i] = now() - sent
         if (!payload.equals(result)) reject(new Error(`job ${i} returned the wrong result`))
-        else if (++completed === total) resolve({ ms: now() - t0, p50: spread(Array.from(latencies)).median })
+        else if (++completed === total) {
+          const ms = now() - t0
+          const cpu = process.cpuUsage(total0)
+          const mainUs = (mainThreadCpuUs() - main0) / total
+          resolve({ ms, p50: spread(Array.from(latencies)).median, mainUs, totalUs: (cpu.user + cpu.system) / total })
+        }
         else if (started < total) next()
       }, reject)
     }
@@ -76,7 +92,7 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Arra
 /** Child side of threads-echo: a fresh pool, warm-up, one timed round, then check the pool ended empty. */
 const echoRound: Record<EchoName, (jobs: number, threads: number) => Promise<EchoRound>> = {
   async gearbox(jobs, maxThreads) {
-    const threads = new ThreadPool({ maxThreads, minThreads: maxThreads })
+    const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch })
     const broker = new Broker()
     broker.worker().register('echo', threads.handler(fixture('echo.js'), { export: 'handler' }))
     const client = broker.client()
@@ -105,23 +121,30 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
   const load = loadAverage()
   const rates: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
   const p50s: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
+  const mains: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
+  const totals: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
   for (let r = 0; r < rounds; r++) {
     for (const name of ECHO) {
-      const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`])) as EchoRound & { name: string }
+      const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`, ...prefetchArg()])) as EchoRound & { name: string }
       check(out.name === name, `child reported ${JSON.stringify(out)}`)
       rates[name].push((jobs / out.ms) * 1000)
       p50s[name].push(out.p50)
+      mains[name].push(out.mainUs)
+      totals[name].push(out.totalUs)
     }
   }
   const g = spread(rates.gearbox)
   const t = spread(rates.tinypool)
   const paired = spread(rates.gearbox.map((x, i) => x / (rates.tinypool[i] ?? NaN)))
   const p50 = (values: readonly number[]): string => `p50 ${fixed(spread(values), 1)} ms`
+  const cpu = (name: EchoName): string => `main ${fixed(spread(mains[name]), 1)} µs/job, process ${fixed(spread(totals[name]), 0)}`
   return [
     `threads-echo     gearbox ${siSpread(g, ' jobs/s')} ${p50(p50s.gearbox)}   tinypool ${siSpread(t)} ${p50(p50s.tinypool)}   ` +
       `ratio gearbox/tinypool ${(g.median / t.median).toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})   goal ≥ 0.95`,
-    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
-      `${WINDOW} in flight, one child process per round, median [min–max]; every result verified; load average before ${load})`,
+    `threads-echo cpu gearbox ${cpu('gearbox')}   tinypool ${cpu('tinypool')}`,
+    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
+      `${WINDOW} in flight, one child process per round, median [min–max]; CPU: main thread (Linux schedstat) and whole process (cpuUsage) per job; ` +
+      `every result verified; load average before ${load})`,
   ]
 }
 
@@ -129,21 +152,31 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
 
 interface Workload<T> {
   readonly items: readonly T[]
-  inline(item: T): Promise<Uint8Array>
-  gearbox(item: T): Promise<Uint8Array>
-  tinypool(item: T): Promise<Uint8Array>
+  readonly inline: (item: T) => Promise<Uint8Array>
+  readonly gearbox: (item: T) => Promise<Uint8Array>
+  /** gearbox running exactly tinypool's function (no updates), where `gearbox` runs more (the example's handler). */
+  readonly bare?: (item: T) => Promise<Uint8Array>
+  readonly tinypool: (item: T) => Promise<Uint8Array>
 }
 
-/** Child side: both workloads in one process, `rounds` interleaved rounds of inline, gearbox, tinypool. */
-async function speedupChild(rounds: number, maxThreads: number): Promise<{ resize: Times; spin: Times }> {
+/** Per round: wall time and the whole process's CPU time (every thread, V8's helpers too), ms. */
+interface Round {
+  readonly wall: number
+  readonly cpu: number
+}
+type Times = Partial<Record<Way, Round[]>>
+
+/** Child side: round `round` of both workloads (inline, then the threaded ways, whose order alternates by round). */
+async function speedupChild(round: number, maxThreads: number): Promise<{ resize: Times; spin: Times }> {
   // imported here, so that the echo children do not load jimp
   const { makeTestImages } = await import('../examples/resize/images.js')
   const { makeThumbnails, packThumbnails } = await import('../examples/resize/resize.js')
   const { spin } = await import('./fixtures/spin.js')
-  const threads = new ThreadPool({ maxThreads, minThreads: maxThreads })
+  const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch })
   const broker = new Broker()
   const worker = broker.worker()
   worker.register('resize', threads.handler(new URL('../examples/resize/resize-handler.js', import.meta.url)))
+  worker.register('resize-bare', threads.handler(fixture('resize.js'), { export: 'handler' }))
   worker.register('spin', threads.handler(fixture('spin.js'), { export: 'handler' }))
   const client = broker.client()
   const pool = new Tinypool({ filename: fixture('spin.js'), name: 'task', maxThreads, minThreads: maxThreads })
@@ -153,6 +186,7 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
     items: images,
     inline: async (png) => packThumbnails(await makeThumbnails(png)),
     gearbox: (png) => client.submit('resize', png),
+    bare: (png) => client.submit('resize-bare', png),
     tinypool: (png) => pool.run(png, { filename: fixture('resize.js'), name: 'task' }) as Promise<Uint8Array>,
   }
   const spinning: Workload<number> = {
@@ -161,7 +195,7 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
     gearbox: (n) => client.submit('spin', String(n)),
     tinypool: async (n) => Buffer.from((await pool.run(n)) as string),
   }
-  const times = { resize: await timeWays(resize, rounds), spin: await timeWays(spinning, rounds) }
+  const times = { resize: await timeWays(resize, round), spin: await timeWays(spinning, round) }
   check(broker.size === 0 && threads.running === 0, 'broker or pool not empty')
   await broker.close()
   await threads.close()
@@ -169,32 +203,37 @@ async function speedupChild(rounds: number, maxThreads: number): Promise<{ resiz
   return times
 }
 
-/** Wall time per round of each way; one warm-up pass of each first (starts the threads, loads the modules, JIT). */
-async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
-  const run: Record<Way, () => Promise<Uint8Array[]>> = {
+/** Wall and CPU time of each way in one round, after one warm-up pass of each (starts the threads, loads the modules, JIT). */
+async function timeWays<T>(work: Workload<T>, round: number): Promise<Times> {
+  const threaded = (submit: (item: T) => Promise<Uint8Array>) => () => Promise.all(work.items.map(submit))
+  const bare = work.bare
+  const run: Partial<Record<Way, () => Promise<Uint8Array[]>>> = {
     inline: async () => {
       const out: Uint8Array[] = []
       for (const item of work.items) out.push(await work.inline(item))
       return out
     },
-    gearbox: () => Promise.all(work.items.map((item) => work.gearbox(item))),
-    tinypool: () => Promise.all(work.items.map((item) => work.tinypool(item))),
+    gearbox: threaded(work.gearbox),
+    ...(bare === undefined ? {} : { bare: threaded(bare) }),
+    tinypool: threaded(work.tinypool),
   }
-  const expected = await run.inline()
-  await run.gearbox()
-  await run.tinypool()
-  const times: Times = { inline: [], gearbox: [], tinypool: [] }
-  for (let r = 0; r < rounds; r++) {
-    // the threaded ways take turns going first; each starts on a collected heap (the inline run leaves garbage
-    // whose concurrent marking would otherwise take CPU from the threads of whichever way comes next)
-    for (const way of r % 2 === 0 ? WAYS : (['inline', 'tinypool', 'gearbox'] as const)) {
-      gc()
-      const t0 = now()
-      const results = await run[way]()
-      times[way].push(now() - t0)
-      const same = results.length === expected.length && results.every((b, i) => Buffer.compare(b, expected[i] ?? new Uint8Array()) === 0)
-      check(same, `${way} round ${r}: results differ from the first inline run`)
-    }
+  const threadedWays = WAYS.filter((way) => way !== 'inline' && run[way] !== undefined)
+  const expected = await (run.inline as () => Promise<Uint8Array[]>)()
+  for (const way of threadedWays) await run[way]?.()
+  const times: Times = {}
+  // inline first, then the threaded ways, forwards in even rounds and backwards in odd ones; each starts on a
+  // collected heap (the inline run leaves garbage whose concurrent marking would otherwise take CPU from the
+  // threads of whichever way comes next)
+  for (const way of ['inline' as const, ...(round % 2 === 0 ? threadedWays : threadedWays.reverse())]) {
+    gc()
+    const cpu0 = process.cpuUsage()
+    const t0 = now()
+    const results = (await run[way]?.()) ?? []
+    const wall = now() - t0
+    const cpu = process.cpuUsage(cpu0)
+    times[way] = [{ wall, cpu: (cpu.user + cpu.system) / 1000 }]
+    const same = results.length === expected.length && results.every((b, i) => Buffer.compare(b, expected[i] ?? new Uint8Array()) === 0)
+    check(same, `${way} round ${round}: results differ from the first inline run`)
   }
   return times
 }
@@ -202,30 +241,63 @@ async function timeWays<T>(work: Workload<T>, rounds: number): Promise<Times> {
 async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   const self = fileURLToPath(import.meta.url)
   const load = loadAverage()
-  const out = JSON.parse(await runNode(self, ['--child=speedup', `--rounds=${rounds}`, `--threads=${threads}`])) as { resize: Times; spin: Times }
-  const line = (label: string, times: Times, jobs: number, goal: string): string => {
-    const perJob = (way: Way): string => `${fixed(spread(times[way].map((ms) => ms / jobs)), 0)} ms/job`
+  // one child per round: a whole series in one process would outlast runNode's limit on a loaded machine
+  const out: { resize: Times; spin: Times } = { resize: {}, spin: {} }
+  for (let r = 0; r < rounds; r++) {
+    const round = JSON.parse(await runNode(self, ['--child=speedup', `--round=${r}`, `--threads=${threads}`, ...prefetchArg()])) as typeof out
+    for (const part of ['resize', 'spin'] as const) {
+      for (const way of WAYS) for (const t of round[part][way] ?? []) (out[part][way] ??= []).push(t)
+    }
+  }
+  const label = { inline: 'inline', gearbox: 'gearbox', bare: 'gearbox without updates', tinypool: 'tinypool' }
+  const lines = (name: string, times: Times, jobs: number, goal: string): string[] => {
+    const inline = times.inline ?? []
+    const of = (way: Way): Round[] => times[way] ?? []
+    const perJob = (way: Way): string => `${fixed(spread(of(way).map((r) => r.wall / jobs)), 0)} ms/job`
     const speedup = (way: Way): string => {
-      const paired = spread(times.inline.map((ms, i) => ms / (times[way][i] ?? NaN)))
+      const paired = spread(inline.map((r, i) => r.wall / (of(way)[i]?.wall ?? NaN)))
       return `speedup ${paired.median.toFixed(2)}× [${paired.min.toFixed(2)}–${paired.max.toFixed(2)}]`
     }
-    const ratio = spread(times.tinypool.map((ms, i) => ms / (times.gearbox[i] ?? NaN)))
-    return (
-      `${label.padEnd(17)}inline ${perJob('inline')}   gearbox ${perJob('gearbox')} ${speedup('gearbox')}   ` +
-      `tinypool ${perJob('tinypool')} ${speedup('tinypool')}   gearbox/tinypool ${ratio.median.toFixed(2)}   ${goal}`
-    )
+    const ratio = spread(of('tinypool').map((r, i) => r.wall / (of('gearbox')[i]?.wall ?? NaN)))
+    const threadedWays = WAYS.filter((way) => way !== 'inline' && times[way] !== undefined)
+    // CPU: all of it has to fit on `threads` cores, so inline wall / (threaded CPU / threads) bounds the speedup
+    const cpu = (way: Way): string => `${label[way]} ${spread(of(way).map((r) => r.cpu / jobs)).median.toFixed(0)}`
+    const bound = (way: Way): string =>
+      `${label[way]} ${spread(of(way).map((r, i) => (inline[i]?.wall ?? NaN) / (r.cpu / threads))).median.toFixed(2)}×`
+    return [
+      `${name.padEnd(17)}inline ${perJob('inline')}   ` +
+        threadedWays.map((way) => `${label[way]} ${perJob(way)} ${speedup(way)}`).join('   ') +
+        `   gearbox/tinypool ${ratio.median.toFixed(2)}   ${goal}`,
+      `${name} cpu   ms/job, whole process: ${['inline' as const, ...threadedWays].map(cpu).join(', ')}; ` +
+        `inline keeps ${spread(inline.map((r) => r.cpu / r.wall)).median.toFixed(2)} cores busy; ` +
+        `speedup bound (inline wall ÷ (CPU ÷ ${threads} cores)): ${threadedWays.map(bound).join(', ')}`,
+    ]
   }
   return [
-    line('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
-    line('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
-    `(node ${process.version}, ${threads} threads, ${rounds} interleaved rounds of inline, gearbox, tinypool in one process, after one warm-up pass of each; ` +
-      `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round; ` +
+    ...lines('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
+    ...lines('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
+    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} rounds of inline then the threaded ways, one child process per round, after one warm-up pass of each; ` +
+      `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round, gearbox with the example's handler ` +
+      `(5 status updates per job) and without updates (tinypool's function); ` +
       `spin: ${SPIN_JOBS} × ${SPIN_ITERATIONS / 1e6}M loop iterations per round; threaded rounds submit all jobs at once; ` +
-      `median [min–max] of wall time per job and of per-round speedup; every result equal to the inline one; load average before ${load})`,
+      `median [min–max] of wall time per job and of per-round speedup; CPU: process.cpuUsage (all threads); every result equal to the child's warm-up inline one; load average before ${load})`,
   ]
 }
 
 // ---------------------------------------------------------------- helpers and command line
+
+/**
+ * CPU time of this process's main thread so far, µs: Linux's per-thread scheduler statistics (ns on CPU),
+ * so time spent waiting for a core that other work holds is not counted; elsewhere, the event loop's active
+ * time (which does count it).
+ */
+function mainThreadCpuUs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000
+  } catch {
+    return performance.eventLoopUtilization().active * 1000
+  }
+}
 
 function fixed(s: Spread, digits: number): string {
   return `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`
@@ -245,8 +317,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     options: {
       part: { type: 'string' },
       rounds: { type: 'string' },
+      round: { type: 'string' },
       jobs: { type: 'string', default: '20000' },
       threads: { type: 'string', default: String(availableParallelism()) },
+      prefetch: { type: 'string' },
       child: { type: 'string' },
     },
   })
@@ -259,9 +333,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     check(Number.isSafeInteger(n) && n > 0, `--rounds=${String(values.rounds)}`)
     return n
   }
+  if (values.prefetch !== undefined) {
+    prefetch = Number(values.prefetch)
+    check(Number.isSafeInteger(prefetch) && prefetch >= 0, `--prefetch=${values.prefetch}`)
+  }
   const child = values.child
   if (child === 'speedup') {
-    console.log(JSON.stringify(await speedupChild(rounds(5), threads)))
+    console.log(JSON.stringify(await speedupChild(Number(values.round ?? 0), threads)))
   } else if (child !== undefined) {
     if (!isEcho(child)) throw new Error(`--child=${child}: expected speedup, ${ECHO.join(' or ')}`)
     console.log(JSON.stringify({ name: child, ...(await echoRound[child](jobs, threads)) }))

@@ -1,5 +1,6 @@
-// Threaded handlers share their pool's capacity: the broker hands the pool at most that many jobs, and the
-// rest wait in the broker's lanes, so priorities hold across every function the pool serves.
+// Threaded handlers share their pool's capacity: the broker hands the pool at most capacity + prefetch jobs,
+// and the rest wait in the broker's lanes, so priorities hold across every function the pool serves (with
+// prefetch 0 exactly; otherwise a job may start after at most `prefetch` jobs handed over before it).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type Broker, type Priority } from '../src/index.js'
@@ -14,8 +15,8 @@ async function countsOf(broker: Broker, name: string) {
   return { running: row.running, queued: row.queued }
 }
 
-test('jobs waiting for a one-thread pool run high, normal, low, oldest first, across the functions it serves', limits, async (t) => {
-  const { threads, broker } = setup(t, { maxThreads: 1 })
+test('jobs waiting for a one-thread pool without prefetch run high, normal, low, oldest first, across the functions it serves', limits, async (t) => {
+  const { threads, broker } = setup(t, { maxThreads: 1, prefetch: 0 })
   assert.equal(threads.capacity, 1)
   const w1 = broker.worker({ id: 'w1' })
   const w2 = broker.worker({ id: 'w2' })
@@ -55,31 +56,34 @@ test('jobs waiting for a one-thread pool run high, normal, low, oldest first, ac
   assert.deepEqual(logs, Object.fromEntries(order.map((tag, i) => [tag, order.slice(0, i + 1).join(' ')])))
 })
 
-test('a pool runs at most maxThreads jobs at once, shared by its functions on every worker', limits, async (t) => {
+test('a pool runs at most maxThreads jobs at once and holds `prefetch` more, shared by its functions on every worker', limits, async (t) => {
   const { threads, broker } = setup(t, { maxThreads: 2 })
   assert.equal(threads.capacity, 2)
+  assert.equal(threads.prefetch, 2, 'the default prefetch is one job per thread')
   broker.worker({ id: 'w1' }).register('a', threads.handler(fixture('blocking')))
   broker.worker({ id: 'w2' }).register('b', threads.handler(fixture('blocking')))
   const client = broker.client()
   const gate = new Gate()
 
-  const requests = ['a', 'b', 'a', 'b', 'a', 'b'].map((name) => client.submit(name, gate.payload))
+  const requests = ['a', 'b', 'a', 'b', 'a', 'b', 'a'].map((name) => client.submit(name, gate.payload))
   await gate.whenEntered(2)
   const a = await countsOf(broker, 'a')
   const b = await countsOf(broker, 'b')
-  assert.equal(a.running + b.running, 2)
-  assert.equal(a.queued + b.queued, 4)
-  assert.equal(threads.running, 2)
+  // handed to the pool: two on the (blocked) threads, two waiting for them; the rest wait in the broker
+  assert.equal(a.running + b.running, 4)
+  assert.equal(a.queued + b.queued, 3)
+  assert.equal(threads.running, 4)
+  assert.equal(gate.entered, 2)
 
   gate.open()
   const results = (await Promise.all(requests)).map((r) => r.toString('utf8'))
-  assert.equal(results.length, 6)
-  for (const r of results) assert.match(r, /^released: attempt 1, entry [1-6]$/)
-  assert.equal(gate.entered, 6)
+  assert.equal(results.length, 7)
+  for (const r of results) assert.match(r, /^released: attempt 1, entry [1-7]$/)
+  assert.equal(gate.entered, 7)
 })
 
 test('capacity is maxThreads × concurrentTasksPerThread: one thread runs two async jobs at once', limits, async (t) => {
-  const { threads, broker } = setup(t, { maxThreads: 1, concurrentTasksPerThread: 2 })
+  const { threads, broker } = setup(t, { maxThreads: 1, concurrentTasksPerThread: 2, prefetch: 0 })
   assert.equal(threads.capacity, 2)
   broker.worker().register('async', threads.handler(fixture('blocking'), { export: 'awaiting' }))
   const client = broker.client()

@@ -19,7 +19,9 @@ export interface ThreadTask {
   readonly name: string
   readonly unique: string
   readonly attempt: number
-  /** The payload: an exact copy (transferred), or a view on a SharedArrayBuffer. */
+  /** ThreadSlots' abort count when the task was posted (the thread reads only later aborts). */
+  readonly aborts: number
+  /** The payload: the job's own bytes (cloned) when small and spanning their buffer, else an exact copy (moved when large), or a view on a SharedArrayBuffer. */
   readonly data: Uint8Array
 }
 
@@ -32,12 +34,15 @@ export type ThreadOutcome =
   | { readonly kind: 'exception'; readonly message: string; readonly code: string | undefined; readonly updates: number }
   | { readonly kind: 'lost'; readonly message: string; readonly updates: number }
 
+/** What a thread answers for a task: the result bytes of an attempt that completed without updates, or an outcome. */
+export type ThreadAnswer = Uint8Array | ThreadOutcome
+
 /** Thread → main: an update from a running handler. */
 export type UpdateMessage =
   | { readonly id: number; readonly type: 'data' | 'warning'; readonly data: Uint8Array }
   | { readonly id: number; readonly type: 'status'; readonly numerator: number; readonly denominator: number }
 
-/** The error codes an abort can carry, by index (shared memory stores the index). */
+/** The error codes an abort can carry, by index (shared memory stores the index plus one). */
 export const ABORT_CODES = ['GEARBOX_JOB_CANCELLED', 'GEARBOX_JOB_TIMEOUT', 'GEARBOX_BROKER_CLOSED', 'GEARBOX_WORKER_LOST'] as const
 
 /** Main → threads: stop the task with this id (its handler's signal fires with an error of this code). */
@@ -54,4 +59,6 @@ export interface ThreadData {
   /** ThreadSlots' shared memory. */
   readonly slots: SharedArrayBuffer
   readonly perThread: number
+  /** Size of ThreadSlots' abort ring. */
+  readonly ring: number
 }

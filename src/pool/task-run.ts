@@ -1,8 +1,7 @@
 import type { JobContext } from '../api.js'
 import { GearboxError, HandlerModuleError, JobFailedError, WorkerLostError } from '../errors.js'
-import { ABORT_CODES, type AbortMessage, type ThreadOutcome, type UpdateMessage } from './messages.js'
+import { ABORT_CODES, type AbortMessage, type ThreadAnswer, type ThreadOutcome, type UpdateMessage } from './messages.js'
 import { kOnAbort, type OnAbortHook } from '../symbols.js'
-import { ABORT_KILLED, ABORT_SIGNALLED } from './thread-slots.js'
 
 /** What a task run needs from its pool. */
 export interface PoolSide {
@@ -11,8 +10,8 @@ export interface PoolSide {
   /** Registers a live run (the pool routes updates to it) or removes it. */
   track(id: number, run: TaskRun | null): void
   postDown(message: AbortMessage): void
-  /** Records an abort in shared memory, for a thread that has not started the task yet. */
-  markAborted(id: number, level: number, code: number): void
+  /** Records an abort in shared memory, for a thread that has not started the task yet (it skips it). */
+  markAborted(id: number, code: number): void
   /** Terminates the thread running task `id` (tinypool then fails the task and replaces the thread). */
   kill(id: number, reason: Error): boolean
 }
@@ -30,11 +29,10 @@ export class TaskRun {
   readonly #module: string
   readonly #resolve: (data: Uint8Array) => void
   readonly #reject: (err: unknown) => void
-  #hook: OnAbortHook | null
+  /** The job's listener slot (kOnAbort), called with the job as `this`; null: the job's signal is watched. */
+  readonly #hook: OnAbortHook | null
   #received = 0
   #killed = false
-  /** Index in ABORT_CODES of the abort reason. */
-  #code = 0
   #outcome: ThreadOutcome | null = null
   #timer: NodeJS.Timeout | null = null
   #settled = false
@@ -55,15 +53,21 @@ export class TaskRun {
     this.#reject = reject
     pool.track(id, this)
     // in-process jobs offer a listener slot that costs no AbortController per job; others, the signal
-    this.#hook = (job as { [kOnAbort]?: OnAbortHook })[kOnAbort]?.bind(job) ?? null
-    if (this.#hook !== null) this.#hook(this.#onAbort)
-    else job.signal.addEventListener('abort', this.#onSignal, { once: true })
+    this.#hook = (job as { [kOnAbort]?: OnAbortHook })[kOnAbort] ?? null
+    if (this.#hook !== null) this.#hook.call(job, this.#onAbort)
+    else job.signal.addEventListener('abort', this, { once: true })
+  }
+
+  /** The job's signal fired (jobs without a listener slot): the run is its own listener, so no closure is made. */
+  handleEvent(): void {
+    this.#onAbort(this.#job.signal.reason)
   }
 
   /** tinypool's answer: the outcome, or a rejection when the thread died or was terminated. */
-  readonly onOutcome = (outcome: ThreadOutcome): void => {
-    if (this.#received < outcome.updates) this.#outcome = outcome // the rest of its updates are on their way
-    else this.#settle(outcome, null)
+  readonly onOutcome = (answer: ThreadAnswer): void => {
+    // bare bytes: completed without updates
+    if (answer instanceof Uint8Array || this.#received >= answer.updates) this.#settle(answer, null)
+    else this.#outcome = answer // the rest of its updates are on their way
   }
 
   readonly onDeath = (cause: unknown): void => {
@@ -94,40 +98,40 @@ export class TaskRun {
   abortInThread(reason: unknown): void {
     const code = reason instanceof GearboxError ? reason.code : 'GEARBOX_JOB_CANCELLED'
     const message = reason instanceof Error ? reason.message : 'job aborted'
-    this.#code = Math.max(0, (ABORT_CODES as readonly string[]).indexOf(code))
-    this.#pool.markAborted(this.#id, ABORT_SIGNALLED, this.#code)
+    this.#pool.markAborted(this.#id, Math.max(0, (ABORT_CODES as readonly string[]).indexOf(code)))
     this.#pool.postDown({ type: 'abort', id: this.#id, code, message })
-  }
-
-  readonly #onSignal = (): void => {
-    this.#onAbort(this.#job.signal.reason)
   }
 
   readonly #onAbort = (reason: unknown): void => {
     this.abortInThread(reason)
     // tier two: terminate the thread if the handler has not returned after the grace period
-    this.#timer = setTimeout(this.#terminate, this.#pool.gracePeriod)
+    this.#timer = setTimeout(() => {
+      this.#terminate()
+    }, this.#pool.gracePeriod)
   }
 
-  readonly #terminate = (): void => {
+  #terminate(): void {
+    // a task not started yet (waiting in the pool's queue, say) has no thread to kill: its thread skips it
     this.#killed = this.#pool.kill(this.#id, new WorkerLostError('handler ignored its signal for the grace period'))
-    // not started yet (its thread is still booting, say): the thread will skip it when it gets to it
-    if (!this.#killed) this.#pool.markAborted(this.#id, ABORT_KILLED, this.#code)
     // tinypool's terminate can hang: stop waiting for it after terminateTimeout
     this.#timer = setTimeout(() => {
       this.#settle(null, new WorkerLostError(`thread did not terminate within ${this.#pool.terminateTimeout} ms`))
     }, this.#pool.terminateTimeout)
   }
 
-  #settle(outcome: ThreadOutcome | null, error: unknown): void {
+  #settle(outcome: ThreadAnswer | null, error: unknown): void {
     if (this.#settled) return
     this.#settled = true
-    if (this.#hook !== null) this.#hook(null)
-    else this.#job.signal.removeEventListener('abort', this.#onSignal)
+    if (this.#hook !== null) this.#hook.call(this.#job, null)
+    else this.#job.signal.removeEventListener('abort', this)
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#pool.track(this.#id, null)
     if (outcome === null) {
       this.#reject(error)
+      return
+    }
+    if (outcome instanceof Uint8Array) {
+      this.#resolve(outcome)
       return
     }
     switch (outcome.kind) {

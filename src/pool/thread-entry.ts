@@ -12,19 +12,20 @@ import {
   ABORT_CODES,
   type AbortMessage,
   type ThreadData,
+  type ThreadAnswer,
   type ThreadOutcome,
   type ThreadTask,
   TRANSFER_MIN_BYTES,
   type UpdateMessage,
 } from './messages.js'
 import { ThreadJobContext } from './thread-context.js'
-import { ABORT_KILLED, ThreadSlots } from './thread-slots.js'
+import { ThreadSlots } from './thread-slots.js'
 import { isThenable } from '../guards.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 
-const { channel, slots: slotMemory, perThread } = Tinypool.workerData as ThreadData
-const slots = new ThreadSlots(slotMemory, perThread)
+const { channel, slots: slotMemory, perThread, ring } = Tinypool.workerData as ThreadData
+const slots = new ThreadSlots(slotMemory, perThread, ring)
 slots.setThreadId(tinypoolWorkerId, threadId)
 // updates go up to the main thread; aborts come down; neither channel may keep an idle thread alive
 const up = new BroadcastChannel(`${channel}:up`)
@@ -77,24 +78,23 @@ function loadHandler(key: string, module: string, exportName: string): Promise<A
 
 /** tinypool calls this for every task. It resolves to an outcome; it rejects only if the thread itself breaks. */
 export default async function runTask(task: ThreadTask): Promise<unknown> {
+  // a task aborted while it waited for this thread (in the pool's queue, or while the thread booted) never
+  // runs: its attempt is already over on the main thread, which only waits for this answer to free its slot
+  const aborted = slots.abortOf(task.id, task.aborts)
+  if (aborted !== 0) {
+    const code = ABORT_CODES[aborted - 1] ?? 'GEARBOX_JOB_CANCELLED'
+    return { kind: 'lost', message: `job aborted (${code}) before it started`, updates: 0 } satisfies ThreadOutcome
+  }
   const encoder = resolveEncoder(task.encoder)
   const ctx = new ThreadJobContext(task, encoder, post)
   running.set(task.id, ctx)
   const cell = slots.claim(tinypoolWorkerId, task.id)
-  // an abort sent before this thread got to the task (while it booted, say) is only in shared memory
-  const aborted = slots.abortOf(task.id)
-  if (aborted >= ABORT_KILLED << 8) {
-    running.delete(task.id)
-    slots.clear(cell)
-    return { kind: 'lost', message: 'job aborted before it started', updates: 0 } satisfies ThreadOutcome
-  }
-  if (aborted !== 0) ctx.abort(new GearboxError(ABORT_CODES[aborted & 0xff] ?? 'GEARBOX_JOB_CANCELLED', 'job aborted before it started'))
   try {
     const key = task.module + '#' + task.exportName
     const handler = loaded.get(key) ?? (await loadHandler(key, task.module, task.exportName))
     let value = handler(ctx)
     if (isThenable(value)) value = await value
-    return moveOutcome({ kind: 'complete', data: encoder.encode(value), updates: ctx.updates })
+    return completed(encoder.encode(value), ctx.updates)
   } catch (err) {
     return outcomeOf(err, ctx.updates)
   } finally {
@@ -111,19 +111,19 @@ function outcomeOf(err: unknown, updates: number): ThreadOutcome {
   return { kind: 'exception', message, code: typeof code === 'string' ? code : undefined, updates }
 }
 
-
 /**
- * Large result bytes that own their whole ArrayBuffer go back by transfer (no copy); small ones are cheaper
- * to clone, and a view on part of a buffer must be cloned (a transfer would take the whole buffer).
+ * The answer for a completed attempt: its bytes alone when it sent no updates (the common case, and the
+ * smallest message), else an outcome that counts them. A view on part of a buffer is copied exactly (a clone
+ * or a transfer would take its whole buffer); large bytes go back by transfer, not copied.
  */
-function moveOutcome(outcome: ThreadOutcome & { kind: 'complete' }): unknown {
-  const bytes = outcome.data
-  const buffer = bytes.buffer
-  if (bytes.byteLength < TRANSFER_MIN_BYTES || !(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength) {
-    return outcome
-  }
+function completed(data: Uint8Array, updates: number): unknown {
+  const shared = data.buffer instanceof SharedArrayBuffer
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+  const bytes = whole || shared ? data : new Uint8Array(data)
+  const answer: ThreadAnswer = updates === 0 ? bytes : { kind: 'complete', data: bytes, updates }
+  if (shared || bytes.byteLength < TRANSFER_MIN_BYTES) return answer
   return Tinypool.move({
-    [Tinypool.transferableSymbol]: buffer,
-    [Tinypool.valueSymbol]: outcome,
+    [Tinypool.transferableSymbol]: bytes.buffer,
+    [Tinypool.valueSymbol]: answer,
   } as unknown as ArrayBuffer)
 }

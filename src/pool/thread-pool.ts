@@ -9,7 +9,7 @@ import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../erro
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
 import { type BuiltinEncoderName, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
 import { type PoolSide, TaskRun } from './task-run.js'
-import { ThreadSlots } from './thread-slots.js'
+import { abortRingSize, ThreadSlots } from './thread-slots.js'
 
 export interface ThreadPoolOptions {
   /** Threads at most. Default: the machine's available parallelism. */
@@ -18,6 +18,14 @@ export interface ThreadPoolOptions {
   minThreads?: number | undefined
   /** Jobs one thread runs at once (for handlers that await I/O). Default 1. */
   concurrentTasksPerThread?: number | undefined
+  /**
+   * Jobs the pool takes beyond `capacity`, waiting in arrival order inside the pool so that a thread that
+   * finishes a job starts the next one at once, without a round trip through the broker. A job of higher
+   * priority submitted later may start after at most this many jobs handed over before it, and a job's
+   * timeout counts its wait here. Default: `maxThreads` (one waiting job per thread); 0 hands the pool
+   * only what it can start; at most 4096.
+   */
+  prefetch?: number | undefined
   /** ms an idle thread above `minThreads` lives. */
   idleTimeout?: number | undefined
   /** V8 limits per thread; a thread that exceeds them dies and loses only its job (retried). */
@@ -37,12 +45,15 @@ export interface ThreadHandlerOptions {
 
 const debug = debuglog('gearbox')
 
+/** More jobs waiting inside the pool buys nothing: one per thread already keeps every thread busy. */
+const MAX_PREFETCH = 4096
+
 let poolCount = 0
 
 /**
  * A tinypool of worker threads for CPU-heavy handlers. `pool.handler(moduleUrl)` gives an ordinary handler
  * to register on any worker; every function served by one pool shares its capacity, so the pool is fed at
- * most `capacity` jobs and the rest wait in the broker's lanes in priority order.
+ * most `capacity + prefetch` jobs and the rest wait in the broker's lanes in priority order.
  * @example
  * const threads = new ThreadPool({ maxThreads: 2 })
  * broker.worker().register('resize', threads.handler(new URL('./resize.js', import.meta.url)))
@@ -53,6 +64,8 @@ let poolCount = 0
 export class ThreadPool {
   /** Jobs the pool runs at once: maxThreads × concurrentTasksPerThread. */
   readonly capacity: number
+  /** Jobs the pool holds beyond `capacity`, waiting for a thread (the broker hands it `capacity + prefetch`). */
+  readonly prefetch: number
   readonly #pool: Tinypool
   readonly #up: BroadcastChannel
   readonly #down: BroadcastChannel
@@ -72,7 +85,10 @@ export class ThreadPool {
     const terminateTimeout = nonNegativeInt('terminateTimeout', options.terminateTimeout, 5000)
     const idleTimeout = options.idleTimeout === undefined ? undefined : nonNegativeInt('idleTimeout', options.idleTimeout, 0)
     this.capacity = maxThreads * perThread
-    this.#slots = ThreadSlots.create(maxThreads, perThread)
+    this.prefetch = nonNegativeInt('prefetch', options.prefetch, maxThreads)
+    if (this.prefetch > MAX_PREFETCH) throw new InvalidArgumentError('prefetch', `an integer from 0 to ${MAX_PREFETCH}`, this.prefetch)
+    const ring = abortRingSize(this.capacity + this.prefetch)
+    this.#slots = ThreadSlots.create(maxThreads, perThread, ring)
     const channel = `gearbox:pool:${process.pid}:${++poolCount}:${Math.random().toString(36).slice(2)}`
     this.#up = new BroadcastChannel(`${channel}:up`)
     this.#down = new BroadcastChannel(`${channel}:down`)
@@ -91,8 +107,8 @@ export class ThreadPool {
       postDown: (message) => {
         this.#down.postMessage(message)
       },
-      markAborted: (id, level, code) => {
-        this.#slots.markAborted(id, level, code)
+      markAborted: (id, code) => {
+        this.#slots.markAborted(id, code)
       },
       kill: (id, reason) => this.#kill(id, reason),
     }
@@ -104,17 +120,17 @@ export class ThreadPool {
       ...(idleTimeout === undefined ? {} : { idleTimeout }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       terminateTimeout,
-      workerData: { channel, slots: this.#slots.buffer, perThread },
+      workerData: { channel, slots: this.#slots.buffer, perThread, ring },
     })
     // tinypool reports a thread that fails with no task on it (e.g. while starting) as an 'error' event:
     // the jobs it would have run are not lost (they fail or wait in the broker), so it must not crash the app
     this.#pool.on('error', (err: unknown) => {
       debug('thread failed outside any job: %o', err)
     })
-    this.#traits = { key: this, capacity: this.capacity }
+    this.#traits = { key: this, capacity: this.capacity + this.prefetch }
   }
 
-  /** Jobs running on the pool's threads now. */
+  /** Jobs the pool holds now: running on its threads, or (at most `prefetch`) waiting for one. */
   get running(): number {
     return this.#tasks.size
   }
@@ -196,14 +212,19 @@ export class ThreadPool {
     const id = this.#nextId
     // ids live in an Int32Array cell (0 = empty): wrap before 2^31
     this.#nextId = id === 0x7fffffff ? 1 : id + 1
+    // read before the run exists: an abort from here on concerns this task and is after this count
+    const aborts = this.#slots.aborts
     return new Promise<Uint8Array>((resolve, reject) => {
       const run = new TaskRun(id, job, module, this.#side, resolve, reject)
       const data = job.data
-      const shared = data.buffer instanceof SharedArrayBuffer
-      // a payload in a SharedArrayBuffer is shared as is; others are copied once, exactly (a clone of a view
-      // would copy its whole buffer, e.g. an 8 KiB Buffer pool slab), and large copies are moved, not cloned
-      const payload = shared ? data : new Uint8Array(data)
-      const move = !shared && payload.byteLength >= TRANSFER_MIN_BYTES
+      const buffer = data.buffer
+      // a payload in a SharedArrayBuffer is shared as is, and a small one that spans its whole buffer is cloned
+      // as is; others are copied once, exactly (a clone of a view would copy its whole buffer, e.g. an 8 KiB
+      // Buffer pool slab), and large copies are moved, not cloned (moving the job's own bytes would empty them)
+      const shared = buffer instanceof SharedArrayBuffer
+      const move = !shared && data.byteLength >= TRANSFER_MIN_BYTES
+      const part = data.byteOffset !== 0 || data.byteLength !== buffer.byteLength
+      const payload = move || (part && !shared) ? new Uint8Array(data) : data
       const task: ThreadTask = {
         id,
         module,
@@ -213,6 +234,7 @@ export class ThreadPool {
         name: job.name,
         unique: job.unique,
         attempt: job.attempt,
+        aborts,
         data: payload,
       }
       // no per-task AbortSignal: tinypool places a task that has one only on a thread with nothing running,
