@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3'
+import { createRequire } from 'node:module'
+import type Database from 'better-sqlite3'
 import type { JobStore, StoredJob } from '../core/store.js'
 import { InvalidArgumentError, StoreError, type StoreErrorKind } from '../errors.js'
 
@@ -18,6 +19,13 @@ const APPLICATION_ID = 0x67627831
 const SCHEMA_VERSION = 1
 /** A second process opening the same file waits this long for the first one's lock, then fails. */
 const LOCK_WAIT_MS = 2_000
+
+/** better-sqlite3 is a native addon: loaded on the first `sqliteStore()` call, not by importing gearbox. */
+let sqlite: typeof Database | null = null
+function openDatabase(path: string, options: Database.Options): Database.Database {
+  sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database
+  return new sqlite(path, options)
+}
 
 const SCHEMA = `CREATE TABLE gearbox_jobs (
   id INTEGER PRIMARY KEY,
@@ -57,7 +65,7 @@ export function sqliteStore(path: string, options: SqliteStoreOptions = {}): Job
   }
   let db: Database.Database
   try {
-    db = new Database(path, { timeout: LOCK_WAIT_MS })
+    db = openDatabase(path, { timeout: LOCK_WAIT_MS })
   } catch (err) {
     throw storeError('open', `cannot open the job store ${path}`, err)
   }
