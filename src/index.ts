@@ -35,7 +35,9 @@ export { FakeClock } from './core/fake-clock.js'
 export { MAX_FUNCTION_NAME_BYTES, MAX_UNIQUE_BYTES } from './core/limits.js'
 export type { ResultCacheOptions } from './core/result-cache.js'
 export {
+  BadAddressError,
   BrokerClosedError,
+  ConnectionLostError,
   EncodingError,
   FunctionInUseError,
   GearboxError,
@@ -45,7 +47,10 @@ export {
   JobExceptionError,
   JobFailedError,
   JobTimeoutError,
+  PayloadTooLargeError,
   QueueFullError,
+  ServerError,
+  ServerUnavailableError,
   WaitTimeoutError,
   WorkerLostError,
 } from './errors.js'
@@ -57,6 +62,12 @@ export type { LocalClient } from './local/client.js'
 export type { LocalWorker } from './local/worker.js'
 export { GearmanServer } from './net/server.js'
 export type { GearmanServerOptions } from './net/server.js'
+export { connect, RemoteGearbox } from './remote/connect.js'
+export type { ConnectOptions, RemoteClientOptions, RemoteWorkerOptions } from './remote/connect.js'
+export type { ServerAddress } from './remote/address.js'
+export type { RemoteAdmin } from './remote/admin.js'
+export type { RemoteClient } from './remote/client.js'
+export type { RemoteWorker } from './remote/worker.js'
 export { ThreadPool } from './pool/thread-pool.js'
 export type { ThreadHandlerOptions, ThreadPoolOptions } from './pool/thread-pool.js'
 export { VERSION } from './version.js'

@@ -13,6 +13,7 @@ const forbidden: Record<string, string[]> = {
   'src/pool/': ['src/core/', 'src/local/', 'src/net/'],
   'src/local/': ['src/net/', 'src/pool/', 'src/broker'],
   'src/net/': ['src/local/', 'src/pool/', 'src/cli/'],
+  'src/remote/': ['src/core/', 'src/local/', 'src/net/', 'src/pool/', 'src/cli/', 'src/store/', 'src/broker'],
   'src/cli/': ['src/core/', 'src/local/', 'src/net/', 'src/pool/', 'src/protocol/', 'src/store/', 'src/broker'],
 }
 

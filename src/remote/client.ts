@@ -1,0 +1,403 @@
+import type {
+  BackgroundOptions,
+  ClientApi,
+  Encoder,
+  JobRequest,
+  JobResult,
+  JobSpec,
+  JobStatus,
+  Priority,
+  SubmitOptions,
+  UniqueStatus,
+  WaitOptions,
+} from '../api.js'
+import {
+  BrokerClosedError,
+  type GearboxError,
+  InvalidArgumentError,
+  PayloadTooLargeError,
+  QueueFullError,
+  ServerError,
+  ServerUnavailableError,
+} from '../errors.js'
+import { epochOption, intOption, signalOption, stringArg } from '../options.js'
+import { encodePacket } from '../protocol/encoder.js'
+import { MAX_UNIQUE_BYTES } from '../protocol/limits.js'
+import { PACKET, type Packet } from '../protocol/packets.js'
+import { waitAllSettled } from '../wait-all.js'
+import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
+import { RemoteJobRequest } from './job-request.js'
+import { ServerLink } from './link.js'
+import { HashRing } from './ring.js'
+import type { RemoteSettings } from './settings.js'
+
+type Request = RemoteJobRequest<unknown, unknown>
+
+const FOREGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH, normal: PACKET.SUBMIT_JOB, low: PACKET.SUBMIT_JOB_LOW }
+const BACKGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH_BG, normal: PACKET.SUBMIT_JOB_BG, low: PACKET.SUBMIT_JOB_LOW_BG }
+const TIMERS = {
+  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+  clearTimeout: (t: NodeJS.Timeout) => {
+    clearTimeout(t)
+  },
+}
+
+/** A submission on its way: where its reply goes, and what to do when its connection fails first. */
+interface Submission {
+  readonly name: string
+  readonly unique: string
+  readonly data: Uint8Array
+  readonly packet: Buffer
+  tries: number
+  readonly tried: string[]
+  accepted(handle: string, link: ClientLink): void
+  rejected(error: unknown): void
+}
+
+/** A server with the foreground jobs this client waits on there, by handle. */
+class ClientLink extends ServerLink {
+  readonly jobs = new Map<string, Request[]>()
+}
+
+/**
+ * A Gearman client over TCP, with the in-process client's API. Jobs with a unique go to the server that owns
+ * the unique on a consistent-hash ring of the live servers (so they coalesce across a cluster); others go to
+ * the live servers in turn. A submission whose connection fails before JOB_CREATED is retried on another
+ * server (`maxRetries`); an accepted foreground job whose connection drops fails with ConnectionLostError,
+ * or is resubmitted with `resubmit: true`.
+ * @example
+ * const remote = connect({ servers: ['127.0.0.1:4730'] })
+ * const text = await remote.client({ encoder: 'utf8' }).submit('reverse', 'hello')
+ */
+export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TResult> {
+  readonly #settings: RemoteSettings
+  readonly #encoder: Encoder<unknown, unknown>
+  readonly #id: string | undefined
+  readonly #links: ClientLink[]
+  readonly #ring: HashRing<ClientLink>
+  #turn = 0
+  #closed = false
+
+  constructor(settings: RemoteSettings, encoder: Encoder<unknown, unknown>, id: string | undefined) {
+    this.#settings = settings
+    this.#encoder = encoder
+    this.#id = id
+    this.#links = settings.servers.map((address) => new ClientLink(address, settings.backoff))
+    this.#ring = new HashRing(this.#links.map((link) => ({ name: link.address.key, node: link })))
+  }
+
+  submit<R = TResult>(name: string, payload: TPayload, options: SubmitOptions = {}): JobRequest<R, TResult> {
+    const checked = this.#check(name, options.unique)
+    const priority = priorityOption(options.priority)
+    const timeout = intOption('timeout', options.timeout, 0)
+    const signal = signalOption(options.signal)
+    const data = this.#encode(payload)
+    const request: Request = new RemoteJobRequest(name, checked, data, FOREGROUND[priority], this.#encoder, this.#forget)
+    if (signal?.aborted === true) request.reject(signal.reason)
+    else if (this.#closed) request.reject(new BrokerClosedError('client is closed'))
+    else {
+      request.watch(signal, timeout)
+      this.#submitForeground(request)
+    }
+    return request as unknown as JobRequest<R, TResult>
+  }
+
+  submitMany<R = TResult>(jobs: readonly JobSpec<TPayload>[]): JobRequest<R, TResult>[] {
+    const list: unknown = jobs
+    if (!Array.isArray(list)) throw new InvalidArgumentError('jobs', 'an array of { name, payload, options }', jobs)
+    for (const j of jobs) {
+      if (typeof j !== 'object' || (j as unknown) === null) throw new InvalidArgumentError('jobs[]', 'an object { name, payload, options }', j)
+      this.#check(j.name, j.options?.unique)
+      priorityOption(j.options?.priority)
+    }
+    return jobs.map((j) => this.submit<R>(j.name, j.payload, j.options))
+  }
+
+  async submitBackground(name: string, payload: TPayload, options: BackgroundOptions = {}): Promise<string> {
+    const unique = this.#check(name, options.unique)
+    const priority = priorityOption(options.priority)
+    const at = epochOption(options.at)
+    if (options.timeout !== undefined && options.timeout !== 0) {
+      throw new InvalidArgumentError('timeout', 'absent: Gearman has no per-job time limit for background jobs (register with a timeout)', options.timeout)
+    }
+    if (at !== 0 && priority !== 'normal') throw new InvalidArgumentError('priority', "'normal' for a scheduled job (SUBMIT_JOB_EPOCH)", priority)
+    const signal = signalOption(options.signal)
+    const data = this.#encode(payload)
+    signal?.throwIfAborted()
+    if (this.#closed) throw new BrokerClosedError('client is closed')
+    const packet =
+      at === 0
+        ? encodePacket('REQ', BACKGROUND[priority] as typeof PACKET.SUBMIT_JOB_BG, [name, unique, data])
+        : encodePacket('REQ', PACKET.SUBMIT_JOB_EPOCH, [name, unique, String(Math.floor(at / 1000)), data])
+    return new Promise<string>((resolve, reject) => {
+      this.#send({ name, unique, data, packet, tries: 0, tried: [], accepted: (handle) => { resolve(handle) }, rejected: reject })
+    })
+  }
+
+  async waitAll<R>(requests: readonly JobRequest<R, unknown>[], options: WaitOptions = {}): Promise<PromiseSettledResult<R>[]> {
+    const list: unknown = requests
+    if (!Array.isArray(list)) throw new InvalidArgumentError('requests', 'an array of job requests', requests)
+    return waitAllSettled(requests, intOption('timeout', options.timeout, 0), signalOption(options.signal), TIMERS)
+  }
+
+  /** Asks every server (handles are only known to the server that issued them); the one that knows the job answers. */
+  async getStatus(handle: string): Promise<JobStatus> {
+    stringArg('handle', handle)
+    const packet = encodePacket('REQ', PACKET.GET_STATUS, [handle])
+    const answers = await Promise.allSettled(this.#links.map((link) => this.#ask(link, packet, PACKET.STATUS_RES)))
+    let failure: Error | undefined = undefined
+    for (const answer of answers) {
+      if (answer.status === 'rejected') failure ??= answer.reason as Error
+      else if (flag(answer.value.args[1])) return { handle, ...statusOf(answer.value.args) }
+    }
+    if (failure !== undefined) throw failure
+    return { handle, known: false, running: false, numerator: 0, denominator: 0, state: 'unknown' }
+  }
+
+  /** Asks the server that owns `unique` on the ring. Gearman looks uniques up across functions: `functionName` is not sent. */
+  async getStatusByUnique(unique: string, functionName?: string): Promise<UniqueStatus> {
+    stringArg('unique', unique)
+    if (functionName !== undefined) stringArg('functionName', functionName)
+    const link = this.#pick(unique)
+    const reply = await this.#ask(link, encodePacket('REQ', PACKET.GET_STATUS_UNIQUE, [unique]), PACKET.STATUS_RES_UNIQUE)
+    const args = reply.args
+    return { unique, ...statusOf(args), waiting: Number(args[5]?.toString('latin1') ?? 0) || 0 }
+  }
+
+  /** Gearman servers keep no results: always undefined. */
+  async getResult<R = TResult>(handle: string): Promise<JobResult<R> | undefined> {
+    stringArg('handle', handle)
+    return undefined
+  }
+
+  /** New submissions are refused; the connections close once no foreground job waits on them. */
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const link of this.#links) if (link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+  }
+
+  // ---------------------------------------------------------------- submission
+
+  #check(name: unknown, unique: unknown): string {
+    if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) throw new InvalidArgumentError('name', 'a non-empty string without NUL', name)
+    if (unique === undefined) return ''
+    if (typeof unique !== 'string' || unique.includes('\0') || Buffer.byteLength(unique) > MAX_UNIQUE_BYTES) {
+      throw new InvalidArgumentError('unique', `a string of at most ${MAX_UNIQUE_BYTES} bytes without NUL`, unique)
+    }
+    return unique
+  }
+
+  #encode(payload: TPayload): Uint8Array {
+    const data = this.#encoder.encode(payload)
+    if (data.byteLength > this.#settings.maxPayloadSize) throw new PayloadTooLargeError(data.byteLength, this.#settings.maxPayloadSize)
+    return data
+  }
+
+  #submitForeground(request: Request): void {
+    const packet = encodePacket('REQ', request.packetType as typeof PACKET.SUBMIT_JOB, [request.functionName, request.unique, request.data])
+    this.#send({
+      name: request.functionName,
+      unique: request.unique,
+      data: request.data,
+      packet,
+      get tries() {
+        return request.tries
+      },
+      set tries(n) {
+        request.tries = n
+      },
+      tried: request.tried,
+      accepted: (handle, link) => {
+        if (request.state !== 'pending') return
+        request.accepted(handle)
+        const list = link.jobs.get(handle)
+        if (list === undefined) link.jobs.set(handle, [request])
+        else list.push(request)
+      },
+      rejected: (error) => {
+        request.reject(error)
+      },
+    })
+  }
+
+  /** Sends a submission to the server its unique (or the rotation) picks; retried elsewhere if the connection fails first. */
+  #send(s: Submission): void {
+    const link = this.#pick(s.unique === '-' ? s.data : s.unique)
+    s.tries++
+    s.tried.push(link.address.key)
+    const connection = this.#connection(link)
+    const reply: PendingReply = {
+      take: (packet) => {
+        if (Buffer.isBuffer(packet)) return false
+        if (packet.type === PACKET.JOB_CREATED) s.accepted(packet.args[0].toString('utf8'), link)
+        else if (packet.type === PACKET.ERROR) s.rejected(serverError(link, packet, s.name))
+        else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+        return true
+      },
+      fail: (error) => {
+        this.#retry(s, error)
+      },
+    }
+    connection.request(s.packet, reply)
+  }
+
+  #retry(s: Submission, error: GearboxError): void {
+    if (this.#closed) s.rejected(error)
+    else if (s.tries > this.#settings.maxRetries) {
+      s.rejected(new ServerUnavailableError([...new Set(s.tried)], `no server took the job after ${s.tries} tries: ${error.message}`, { cause: error }))
+    } else this.#send(s)
+  }
+
+  /** The server for a unique (the ring), or the next one in turn; only live servers, unless none is. */
+  #pick(key: string | Uint8Array): ClientLink {
+    const links = this.#links
+    const anyLive = links.some((l) => l.live)
+    const live = (l: ClientLink): boolean => !anyLive || l.live
+    if (key.length > 0) return this.#ring.pick(key, live) as ClientLink
+    for (let k = 0; k < links.length; k++) {
+      const link = links[this.#turn++ % links.length] as ClientLink
+      if (live(link)) return link
+    }
+    return links[0] as ClientLink
+  }
+
+  /** The link's connection, opened (with the `exceptions` option and the client id) if there is none. */
+  #connection(link: ClientLink): RemoteConnection {
+    if (link.connection !== null && !link.connection.closed) return link.connection
+    const connection = new RemoteConnection(link.address, this.#sink(link), this.#settings.connection)
+    link.connection = connection
+    connection.request(encodePacket('REQ', PACKET.OPTION_REQ, ['exceptions']), { take: () => true, fail: () => undefined })
+    if (this.#id !== undefined) connection.write(encodePacket('REQ', PACKET.SET_CLIENT_ID, [this.#id]))
+    return connection
+  }
+
+  #sink(link: ClientLink): ConnectionSink {
+    return {
+      onOpen: () => {
+        link.opened()
+      },
+      onPacket: (packet) => {
+        this.#onPacket(link, packet)
+      },
+      onClose: (error, _opened, connection) => {
+        if (link.connection === connection) link.connection = null
+        if (!(error instanceof BrokerClosedError)) link.failed()
+        this.#dropped(link, error)
+      },
+    }
+  }
+
+  /** The connection dropped: its accepted foreground jobs fail, or are resubmitted. */
+  #dropped(link: ClientLink, error: GearboxError): void {
+    const requests = [...link.jobs.values()].flat()
+    link.jobs.clear()
+    for (const request of requests) {
+      if (this.#settings.resubmit && !this.#closed && request.tries <= this.#settings.maxRetries) {
+        request.accepted(undefined)
+        this.#submitForeground(request)
+      } else request.reject(error)
+    }
+  }
+
+  #onPacket(link: ClientLink, packet: Packet): void {
+    switch (packet.type) {
+      case PACKET.WORK_DATA:
+      case PACKET.WORK_WARNING:
+      case PACKET.WORK_STATUS:
+      case PACKET.WORK_COMPLETE:
+      case PACKET.WORK_FAIL:
+      case PACKET.WORK_EXCEPTION:
+        break
+      default:
+        return // NOOP, or an ERROR nothing waits for
+    }
+    let handle = packet.args[0]
+    // gearmand turns WORK_EXCEPTION into WORK_FAIL `H\0` for clients without the option (GEARMAN.md §3.6)
+    if (handle.length > 0 && handle[handle.length - 1] === 0) handle = handle.subarray(0, handle.length - 1)
+    const key = handle.toString('utf8')
+    const requests = link.jobs.get(key)
+    if (requests === undefined) return
+    switch (packet.type) {
+      case PACKET.WORK_DATA:
+        for (const r of requests) r.onData(packet.args[1])
+        return
+      case PACKET.WORK_WARNING:
+        for (const r of requests) r.onWarning(packet.args[1])
+        return
+      case PACKET.WORK_STATUS: {
+        const numerator = Number(packet.args[1].toString('latin1')) || 0
+        const denominator = Number(packet.args[2].toString('latin1')) || 0
+        for (const r of requests) r.onStatus(numerator, denominator)
+        return
+      }
+      default:
+        break
+    }
+    link.jobs.delete(key)
+    for (const r of requests) {
+      if (packet.type === PACKET.WORK_COMPLETE) r.onComplete(packet.args[1])
+      else if (packet.type === PACKET.WORK_EXCEPTION) r.onException(packet.args[1])
+      else r.onFail()
+    }
+    if (this.#closed && link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+  }
+
+  /** Ends a request's membership in its link's job table (it settled: outcome, abort or timeout). */
+  readonly #forget = (request: Request): void => {
+    const handle = request.handle
+    if (handle === undefined) return
+    for (const link of this.#links) {
+      const list = link.jobs.get(handle)
+      if (list === undefined) continue
+      const i = list.indexOf(request)
+      if (i === -1) continue
+      list.splice(i, 1)
+      if (list.length === 0) link.jobs.delete(handle)
+      return
+    }
+  }
+
+  /** One request with a one-packet reply of type `expect`; ERROR rejects with ServerError. */
+  #ask(link: ClientLink, packet: Buffer, expect: number): Promise<Packet> {
+    if (this.#closed) return Promise.reject(new BrokerClosedError('client is closed'))
+    return new Promise((resolve, reject) => {
+      this.#connection(link).request(packet, {
+        take: (reply) => {
+          if (Buffer.isBuffer(reply)) return false
+          if (reply.type === expect) resolve(reply)
+          else if (reply.type === PACKET.ERROR) reject(serverError(link, reply, ''))
+          else reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
+          return true
+        },
+        fail: reject,
+      })
+    })
+  }
+}
+
+function priorityOption(value: unknown): Priority {
+  if (value === undefined) return 'normal'
+  if (value === 'high' || value === 'normal' || value === 'low') return value
+  throw new InvalidArgumentError('priority', "'high', 'normal' or 'low'", value)
+}
+
+function flag(arg: Buffer | undefined): boolean {
+  return arg?.toString('latin1') === '1'
+}
+
+/** KNOWN, RUNNING, NUM, DEN of a STATUS_RES or STATUS_RES_UNIQUE. */
+function statusOf(args: readonly Buffer[]): Omit<JobStatus, 'handle'> {
+  const known = flag(args[1])
+  const running = flag(args[2])
+  const numerator = Number(args[3]?.toString('latin1') ?? 0) || 0
+  const denominator = Number(args[4]?.toString('latin1') ?? 0) || 0
+  return { known, running, numerator, denominator, state: known ? (running ? 'running' : 'queued') : 'unknown' }
+}
+
+/** An ERROR reply as a typed error: gearmand's "queue full" is QueueFullError, anything else ServerError. */
+function serverError(link: ServerLink, packet: Packet & { type: typeof PACKET.ERROR }, functionName: string): GearboxError {
+  const code = packet.args[0].toString('utf8')
+  const text = packet.args[1].toString('utf8')
+  if (code === 'QUEUE_ERROR' && /full/i.test(text)) return new QueueFullError(functionName, 0)
+  return new ServerError(link.address.key, code, text)
+}
