@@ -260,4 +260,23 @@ export function contractSuite(target: Target): void {
     }, 300)
     await assert.rejects(request, /nobody ran it/)
   })
+
+  it('a registration timeout (CAN_DO_TIMEOUT) fires the handler\'s signal and the job is tried again', async (t) => {
+    const { client, worker } = await target.start(t)
+    let calls = 0
+    const reasons: string[] = []
+    worker().register(
+      'deadline',
+      async (job) => {
+        if (++calls > 1) return `ok on call ${calls}`
+        const reason = await new Promise<unknown>((resolve) => job.signal.addEventListener('abort', () => { resolve(job.signal.reason) }, { once: true }))
+        reasons.push(reason instanceof Error ? reason.name : String(reason))
+        return 'too late'
+      },
+      // gearmand raises anything below 1 s to 1 s
+      { timeout: 1_000 },
+    )
+    assert.equal(await client().submit('deadline', 'x'), 'ok on call 2')
+    assert.deepEqual(reasons, ['JobTimeoutError'])
+  })
 }

@@ -130,7 +130,7 @@ export class RemoteConnection {
     this.#arm()
   }
 
-  /** Drops the connection: every waiting request fails with `error`, then the sink hears of it. Idempotent. */
+  /** Drops the connection: the sink hears of it, then every waiting request fails with `error`. Idempotent. */
   destroy(error: GearboxError): void {
     if (this.#closed) return
     this.#closed = true
@@ -138,8 +138,9 @@ export class RemoteConnection {
     this.#timer = null
     this.#out = []
     this.#socket.destroy()
-    for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.reply.fail(error)
+    // the owner hears first (it marks the server down), so retries of the waiting requests go elsewhere
     this.#sink.onClose(error, this.#opened, this)
+    for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.reply.fail(error)
   }
 
   readonly #flush = (): void => {
