@@ -5,6 +5,9 @@ import { Decoder, type DecoderSink } from '../protocol/decoder.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import type { Address } from './address.js'
 
+/** A batch larger than this is written chunk by chunk rather than copied into one buffer. */
+const BIG_BATCH = 256 * 1024
+
 /** What a server sends as the answer to one request, in request order: anything else is unsolicited. */
 const REPLY_TYPES: ReadonlySet<number> = new Set([
   PACKET.JOB_CREATED,
@@ -42,7 +45,7 @@ export interface ConnectionSettings {
 
 /**
  * One TCP connection to a Gearman server. Writes made in one turn of the event loop go out in one batch
- * (`cork`/`uncork` on `setImmediate`). Replies are matched to requests in order (the server answers each
+ * (one write, from a microtask once the current work is done). Replies are matched to requests in order (the server answers each
  * connection's requests in order), each request bounded by `replyTimeout`.
  */
 export class RemoteConnection {
@@ -53,6 +56,7 @@ export class RemoteConnection {
   readonly #decoder: Decoder
   readonly #pending = new Denque<{ reply: PendingReply; expires: number }>()
   #out: Buffer[] = []
+  #outBytes = 0
   #flushing = false
   #opened = false
   #closed = false
@@ -113,9 +117,10 @@ export class RemoteConnection {
   write(bytes: Buffer): boolean {
     if (this.#closed) return false
     this.#out.push(bytes)
+    this.#outBytes += bytes.length
     if (!this.#flushing) {
       this.#flushing = true
-      setImmediate(this.#flush)
+      queueMicrotask(this.#flush)
     }
     return true
   }
@@ -148,13 +153,12 @@ export class RemoteConnection {
     const out = this.#out
     if (out.length === 0 || this.#closed) return
     this.#out = []
-    if (out.length === 1) {
-      this.#socket.write(out[0] as Buffer)
-      return
-    }
-    this.#socket.cork()
-    for (const bytes of out) this.#socket.write(bytes)
-    this.#socket.uncork()
+    const bytes = this.#outBytes
+    this.#outBytes = 0
+    // one copy into one write is far cheaper than writev over many small packets; big payloads go as they are
+    if (out.length === 1 || bytes > BIG_BATCH) {
+      for (const chunk of out) this.#socket.write(chunk)
+    } else this.#socket.write(Buffer.concat(out, bytes))
   }
 
   #onPacket(packet: Packet): void {
