@@ -21,7 +21,7 @@ import {
   ServerUnavailableError,
 } from '../errors.js'
 import { epochOption, intOption, signalOption, stringArg } from '../options.js'
-import { encodePacket } from '../protocol/encoder.js'
+import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
 import { MAX_UNIQUE_BYTES } from '../protocol/limits.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import { waitAllSettled } from '../wait-all.js'
@@ -33,7 +33,7 @@ import type { RemoteSettings } from './settings.js'
 
 type Request = RemoteJobRequest<unknown, unknown>
 
-const FOREGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH, normal: PACKET.SUBMIT_JOB, low: PACKET.SUBMIT_JOB_LOW }
+const FOREGROUND = { high: PACKET.SUBMIT_JOB_HIGH, normal: PACKET.SUBMIT_JOB, low: PACKET.SUBMIT_JOB_LOW } as const
 const BACKGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH_BG, normal: PACKET.SUBMIT_JOB_BG, low: PACKET.SUBMIT_JOB_LOW_BG }
 const TIMERS = {
   setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
@@ -42,21 +42,41 @@ const TIMERS = {
   },
 }
 
-/** A submission on its way: where its reply goes, and what to do when its connection fails first. */
+/** A submission on its way (a foreground request, or a background one): what to send, where it was tried. */
 interface Submission {
-  readonly name: string
+  readonly functionName: string
   readonly unique: string
   readonly data: Uint8Array
   readonly packet: Buffer
   tries: number
   readonly tried: string[]
-  accepted(handle: string, link: ClientLink): void
+  accepted(handle: string): void
   rejected(error: unknown): void
 }
 
-/** A server with the foreground jobs this client waits on there, by handle. */
+class BackgroundSubmission implements Submission {
+  readonly functionName: string
+  readonly unique: string
+  readonly data: Uint8Array
+  readonly packet: Buffer
+  tries = 0
+  readonly tried: string[] = []
+  readonly accepted: (handle: string) => void
+  readonly rejected: (error: unknown) => void
+
+  constructor(functionName: string, unique: string, data: Uint8Array, packet: Buffer, accepted: (handle: string) => void, rejected: (error: unknown) => void) {
+    this.functionName = functionName
+    this.unique = unique
+    this.data = data
+    this.packet = packet
+    this.accepted = accepted
+    this.rejected = rejected
+  }
+}
+
+/** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
 class ClientLink extends ServerLink {
-  readonly jobs = new Map<string, Request[]>()
+  readonly jobs = new Map<string, Request | Request[]>()
 }
 
 /**
@@ -92,12 +112,14 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const timeout = intOption('timeout', options.timeout, 0)
     const signal = signalOption(options.signal)
     const data = this.#encode(payload)
-    const request: Request = new RemoteJobRequest(name, checked, data, FOREGROUND[priority], this.#encoder, this.#forget)
-    if (signal?.aborted === true) request.reject(signal.reason)
-    else if (this.#closed) request.reject(new BrokerClosedError('client is closed'))
+    // name and unique were checked for NULs: the encoder's checks would only repeat that
+    const packet = encodeTrusted('REQ', FOREGROUND[priority], [name, checked, data])
+    const request: Request = new RemoteJobRequest(name, checked, data, packet, this.#encoder, this.#forget)
+    if (signal?.aborted === true) request.rejected(signal.reason)
+    else if (this.#closed) request.rejected(new BrokerClosedError('client is closed'))
     else {
       request.watch(signal, timeout)
-      this.#submitForeground(request)
+      this.#send(request)
     }
     return request as unknown as JobRequest<R, TResult>
   }
@@ -130,7 +152,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
         ? encodePacket('REQ', BACKGROUND[priority] as typeof PACKET.SUBMIT_JOB_BG, [name, unique, data])
         : encodePacket('REQ', PACKET.SUBMIT_JOB_EPOCH, [name, unique, String(Math.floor(at / 1000)), data])
     return new Promise<string>((resolve, reject) => {
-      this.#send({ name, unique, data, packet, tries: 0, tried: [], accepted: (handle) => { resolve(handle) }, rejected: reject })
+      this.#send(new BackgroundSubmission(name, unique, data, packet, resolve, reject))
     })
   }
 
@@ -193,31 +215,14 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     return data
   }
 
-  #submitForeground(request: Request): void {
-    const packet = encodePacket('REQ', request.packetType as typeof PACKET.SUBMIT_JOB, [request.functionName, request.unique, request.data])
-    this.#send({
-      name: request.functionName,
-      unique: request.unique,
-      data: request.data,
-      packet,
-      get tries() {
-        return request.tries
-      },
-      set tries(n) {
-        request.tries = n
-      },
-      tried: request.tried,
-      accepted: (handle, link) => {
-        if (request.state !== 'pending') return
-        request.accepted(handle)
-        const list = link.jobs.get(handle)
-        if (list === undefined) link.jobs.set(handle, [request])
-        else list.push(request)
-      },
-      rejected: (error) => {
-        request.reject(error)
-      },
-    })
+  /** A foreground job was accepted: its WORK_* packets will come from `link`. */
+  #track(request: Request, handle: string, link: ClientLink): void {
+    if (request.state !== 'pending') return
+    const jobs = link.jobs
+    const known = jobs.get(handle)
+    if (known === undefined) jobs.set(handle, request)
+    else if (Array.isArray(known)) known.push(request)
+    else jobs.set(handle, [known, request])
   }
 
   /** Sends a submission to the server its unique (or the rotation) picks; retried elsewhere if the connection fails first. */
@@ -229,8 +234,11 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const reply: PendingReply = {
       take: (packet) => {
         if (Buffer.isBuffer(packet)) return false
-        if (packet.type === PACKET.JOB_CREATED) s.accepted(packet.args[0].toString('utf8'), link)
-        else if (packet.type === PACKET.ERROR) s.rejected(serverError(link, packet, s.name))
+        if (packet.type === PACKET.JOB_CREATED) {
+          const handle = packet.args[0].toString('latin1')
+          if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
+          s.accepted(handle)
+        } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link, packet, s.functionName))
         else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
         return true
       },
@@ -294,8 +302,8 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     for (const request of requests) {
       if (this.#settings.resubmit && !this.#closed && request.tries <= this.#settings.maxRetries) {
         request.accepted(undefined)
-        this.#submitForeground(request)
-      } else request.reject(error)
+        this.#send(request)
+      } else request.rejected(error)
     }
   }
 
@@ -314,9 +322,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     let handle = packet.args[0]
     // gearmand turns WORK_EXCEPTION into WORK_FAIL `H\0` for clients without the option (GEARMAN.md §3.6)
     if (handle.length > 0 && handle[handle.length - 1] === 0) handle = handle.subarray(0, handle.length - 1)
-    const key = handle.toString('utf8')
-    const requests = link.jobs.get(key)
-    if (requests === undefined) return
+    const key = handle.toString('latin1')
+    const entry = link.jobs.get(key)
+    if (entry === undefined) return
+    const requests = Array.isArray(entry) ? entry : [entry]
     switch (packet.type) {
       case PACKET.WORK_DATA:
         for (const r of requests) r.onData(packet.args[1])
@@ -347,12 +356,12 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const handle = request.handle
     if (handle === undefined) return
     for (const link of this.#links) {
-      const list = link.jobs.get(handle)
-      if (list === undefined) continue
-      const i = list.indexOf(request)
-      if (i === -1) continue
-      list.splice(i, 1)
-      if (list.length === 0) link.jobs.delete(handle)
+      const entry = link.jobs.get(handle)
+      if (entry === request) link.jobs.delete(handle)
+      else if (Array.isArray(entry) && entry.includes(request)) {
+        const rest = entry.filter((r) => r !== request)
+        link.jobs.set(handle, rest.length === 1 ? (rest[0] as Request) : rest)
+      } else continue
       return
     }
   }

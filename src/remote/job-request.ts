@@ -9,7 +9,8 @@ import { JobRequestBase } from '../job-request-base.js'
  */
 export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, TUpdate> {
   readonly data: Uint8Array
-  readonly packetType: number
+  /** The SUBMIT_JOB* packet, built once: a retry or resubmission sends the same bytes. */
+  readonly packet: Buffer
   #handle: string | undefined = undefined
   /** Connection attempts and resubmissions so far. */
   tries = 0
@@ -23,13 +24,13 @@ export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, 
     functionName: string,
     unique: string,
     data: Uint8Array,
-    packetType: number,
+    packet: Buffer,
     encoder: Encoder<unknown, unknown>,
     forget: (request: RemoteJobRequest<TResult, TUpdate>) => void,
   ) {
     super(functionName, unique, encoder)
     this.data = data
-    this.packetType = packetType
+    this.packet = packet
     this.#forget = forget
   }
 
@@ -50,9 +51,13 @@ export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, 
     }
   }
 
-  /** JOB_CREATED arrived; null when the request is being resubmitted elsewhere. */
+  /** JOB_CREATED arrived; undefined when the request is being resubmitted elsewhere. */
   accepted(handle: string | undefined): void {
     this.#handle = handle
+  }
+
+  rejected(error: unknown): void {
+    this.settle('failed', undefined, error)
   }
 
   onData(data: Uint8Array): void {
@@ -77,10 +82,6 @@ export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, 
 
   onException(data: Uint8Array): void {
     this.settle('failed', undefined, new JobExceptionError(data))
-  }
-
-  reject(error: unknown): void {
-    this.settle('failed', undefined, error)
   }
 
   protected onSettled(): void {

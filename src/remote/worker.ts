@@ -2,7 +2,7 @@ import type { CloseOptions, Encoder, Handler, RegisterOptions, WorkerApi } from 
 import { BrokerClosedError, ConnectionLostError, type GearboxError, InvalidArgumentError, JobFailedError, JobTimeoutError, WorkerLostError } from '../errors.js'
 import { isThenable } from '../guards.js'
 import { intOption, limitOption, stringArg } from '../options.js'
-import { encodePacket } from '../protocol/encoder.js'
+import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import type { Address } from './address.js'
 import { RemoteConnection } from './connection.js'
@@ -277,7 +277,7 @@ class FunctionLink extends ServerLink {
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
-        this.#run(connection, packet.args[0].toString('utf8'), packet.args[1].toString('utf8'), packet.args[2].toString('utf8'), packet.args[3])
+        this.#run(connection, packet.args[0].toString('latin1'), packet.args[1].toString('utf8'), packet.args[2].toString('utf8'), packet.args[3])
         f.fill()
         return
       default:
@@ -288,8 +288,8 @@ class FunctionLink extends ServerLink {
   #run(connection: RemoteConnection, handle: string, name: string, unique: string, data: Buffer): void {
     const f = this.#f
     f.active++
-    // the packet's bytes are a view of the socket's chunk: the handler may keep them
-    const ctx: AnyContext = new RemoteJobContext(connection, handle, name, unique, Buffer.from(data), f.worker.encoder)
+    // `data` is a view of the socket's chunk, which Node never reuses: the handler may keep it
+    const ctx: AnyContext = new RemoteJobContext(connection, handle, name, unique, data, f.worker.encoder)
     this.#running.add(ctx)
     const timer =
       f.timeout > 0
@@ -331,7 +331,8 @@ class FunctionLink extends ServerLink {
     }
     const limit = this.#f.worker.settings.maxPayloadSize
     if (data.byteLength > limit) return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handle, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
-    return encodePacket('REQ', PACKET.WORK_COMPLETE, [ctx.handle, data])
+    // the handle came from the server as one NUL-free argument
+    return encodeTrusted('REQ', PACKET.WORK_COMPLETE, [ctx.handle, data])
   }
 
   #failure(ctx: AnyContext, err: unknown): Buffer {
