@@ -9,7 +9,7 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 // tcp.js needs dist/ (npm run build, which `npm run bench` does) and /usr/sbin/gearmand
-const BENCHES = ['dispatch.js', 'heap-per-job.js', 'threads.js', 'tcp.js']
+const BENCHES = ['dispatch.js', 'heap-per-job.js', 'threads.js', 'tcp.js', 'remote.js']
 
 console.log(`# gearbox bench, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`)
 for (const bench of BENCHES) {
