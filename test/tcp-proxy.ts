@@ -9,6 +9,8 @@ export class Proxy {
   readonly #pairs = new Set<[Socket, Socket]>()
   #refusing = false
   #stalled = false
+  /** Bytes forwarded from clients to the server so far. */
+  bytesUp = 0
   port = 0
 
   private constructor(target: number) {
@@ -29,6 +31,9 @@ export class Proxy {
       }
       client.on('close', close)
       upstream.on('close', close)
+      client.on('data', (chunk: Buffer) => {
+        this.bytesUp += chunk.length
+      })
       client.pipe(upstream)
       upstream.pipe(client)
       if (this.#stalled) this.#pause(pair)
