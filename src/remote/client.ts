@@ -16,7 +16,6 @@ import {
   type GearboxError,
   InvalidArgumentError,
   PayloadTooLargeError,
-  QueueFullError,
   ServerError,
   ServerUnavailableError,
 } from '../errors.js'
@@ -27,9 +26,11 @@ import { PACKET, type Packet } from '../protocol/packets.js'
 import { waitAllSettled } from '../wait-all.js'
 import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
 import { RemoteJobRequest } from './job-request.js'
+import { flag, priorityOption, serverError, statusOf } from './replies.js'
 import { ServerLink } from './link.js'
 import { HashRing } from './ring.js'
 import type { RemoteSettings } from './settings.js'
+import { BackgroundSubmission, type Submission } from './submission.js'
 
 type Request = RemoteJobRequest<unknown, unknown>
 
@@ -40,38 +41,6 @@ const TIMERS = {
   clearTimeout: (t: NodeJS.Timeout) => {
     clearTimeout(t)
   },
-}
-
-/** A submission on its way (a foreground request, or a background one): what to send, where it was tried. */
-interface Submission {
-  readonly functionName: string
-  readonly unique: string
-  readonly data: Uint8Array
-  readonly packet: Buffer
-  tries: number
-  readonly tried: string[]
-  accepted(handle: string): void
-  rejected(error: unknown): void
-}
-
-class BackgroundSubmission implements Submission {
-  readonly functionName: string
-  readonly unique: string
-  readonly data: Uint8Array
-  readonly packet: Buffer
-  tries = 0
-  readonly tried: string[] = []
-  readonly accepted: (handle: string) => void
-  readonly rejected: (error: unknown) => void
-
-  constructor(functionName: string, unique: string, data: Uint8Array, packet: Buffer, accepted: (handle: string) => void, rejected: (error: unknown) => void) {
-    this.functionName = functionName
-    this.unique = unique
-    this.data = data
-    this.packet = packet
-    this.accepted = accepted
-    this.rejected = rejected
-  }
 }
 
 /** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
@@ -238,7 +207,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
           const handle = packet.args[0].toString('latin1')
           if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
           s.accepted(handle)
-        } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link, packet, s.functionName))
+        } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link.address.key, packet, s.functionName))
         else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
         return true
       },
@@ -250,6 +219,8 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   }
 
   #retry(s: Submission, error: GearboxError): void {
+    // a foreground request may have ended meanwhile (its signal, its deadline): nothing to retry
+    if (s instanceof RemoteJobRequest && s.state !== 'pending') return
     if (this.#closed) s.rejected(error)
     else if (s.tries > this.#settings.maxRetries) {
       s.rejected(new ServerUnavailableError([...new Set(s.tried)], `no server took the job after ${s.tries} tries: ${error.message}`, { cause: error }))
@@ -374,7 +345,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
         take: (reply) => {
           if (Buffer.isBuffer(reply)) return false
           if (reply.type === expect) resolve(reply)
-          else if (reply.type === PACKET.ERROR) reject(serverError(link, reply, ''))
+          else if (reply.type === PACKET.ERROR) reject(serverError(link.address.key, reply, ''))
           else reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
           return true
         },
@@ -382,31 +353,4 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       })
     })
   }
-}
-
-function priorityOption(value: unknown): Priority {
-  if (value === undefined) return 'normal'
-  if (value === 'high' || value === 'normal' || value === 'low') return value
-  throw new InvalidArgumentError('priority', "'high', 'normal' or 'low'", value)
-}
-
-function flag(arg: Buffer | undefined): boolean {
-  return arg?.toString('latin1') === '1'
-}
-
-/** KNOWN, RUNNING, NUM, DEN of a STATUS_RES or STATUS_RES_UNIQUE. */
-function statusOf(args: readonly Buffer[]): Omit<JobStatus, 'handle'> {
-  const known = flag(args[1])
-  const running = flag(args[2])
-  const numerator = Number(args[3]?.toString('latin1') ?? 0) || 0
-  const denominator = Number(args[4]?.toString('latin1') ?? 0) || 0
-  return { known, running, numerator, denominator, state: known ? (running ? 'running' : 'queued') : 'unknown' }
-}
-
-/** An ERROR reply as a typed error: gearmand's "queue full" is QueueFullError, anything else ServerError. */
-function serverError(link: ServerLink, packet: Packet & { type: typeof PACKET.ERROR }, functionName: string): GearboxError {
-  const code = packet.args[0].toString('utf8')
-  const text = packet.args[1].toString('utf8')
-  if (code === 'QUEUE_ERROR' && /full/i.test(text)) return new QueueFullError(functionName, 0)
-  return new ServerError(link.address.key, code, text)
 }
