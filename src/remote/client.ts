@@ -43,6 +43,36 @@ const TIMERS = {
   },
 }
 
+/** The reply record of one try of a submission (one object per try: the callbacks are the client's). */
+class SubmitReply implements PendingReply {
+  readonly #submission: Submission
+  readonly #link: ClientLink
+  readonly #onReply: (s: Submission, link: ClientLink, packet: Packet) => void
+  readonly #onFail: (s: Submission, error: GearboxError) => void
+
+  constructor(
+    submission: Submission,
+    link: ClientLink,
+    onReply: (s: Submission, link: ClientLink, packet: Packet) => void,
+    onFail: (s: Submission, error: GearboxError) => void,
+  ) {
+    this.#submission = submission
+    this.#link = link
+    this.#onReply = onReply
+    this.#onFail = onFail
+  }
+
+  take(reply: Packet | Buffer): boolean {
+    if (Buffer.isBuffer(reply)) return false
+    this.#onReply(this.#submission, this.#link, reply)
+    return true
+  }
+
+  fail(error: GearboxError): void {
+    this.#onFail(this.#submission, error)
+  }
+}
+
 /** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
 class ClientLink extends ServerLink {
   readonly jobs = new Map<string, Request | Request[]>()
@@ -199,23 +229,20 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const link = this.#pick(s.unique === '-' ? s.data : s.unique)
     s.tries++
     s.tried.push(link.address.key)
-    const connection = this.#connection(link)
-    const reply: PendingReply = {
-      take: (packet) => {
-        if (Buffer.isBuffer(packet)) return false
-        if (packet.type === PACKET.JOB_CREATED) {
-          const handle = packet.args[0].toString('latin1')
-          if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
-          s.accepted(handle)
-        } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link.address.key, packet, s.functionName))
-        else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
-        return true
-      },
-      fail: (error) => {
-        this.#retry(s, error)
-      },
-    }
-    connection.request(s.packet, reply)
+    this.#connection(link).request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
+  }
+
+  readonly #onSubmitReply = (s: Submission, link: ClientLink, packet: Packet): void => {
+    if (packet.type === PACKET.JOB_CREATED) {
+      const handle = packet.args[0].toString('latin1')
+      if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
+      s.accepted(handle)
+    } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link.address.key, packet, s.functionName))
+    else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+  }
+
+  readonly #onSubmitFailed = (s: Submission, error: GearboxError): void => {
+    this.#retry(s, error)
   }
 
   #retry(s: Submission, error: GearboxError): void {

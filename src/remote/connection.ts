@@ -54,7 +54,9 @@ export class RemoteConnection {
   readonly #settings: ConnectionSettings
   readonly #socket: Socket
   readonly #decoder: Decoder
-  readonly #pending = new Denque<{ reply: PendingReply; expires: number }>()
+  readonly #pending = new Denque<PendingReply>()
+  /** When each waiting request times out, epoch ms (in step with #pending). */
+  readonly #expiries = new Denque<number>()
   #out: Buffer[] = []
   #outBytes = 0
   #flushing = false
@@ -108,11 +110,6 @@ export class RemoteConnection {
     return this.#closed
   }
 
-  /** Requests awaiting a reply. */
-  get waiting(): number {
-    return this.#pending.length
-  }
-
   /** Queues bytes for this turn's batch (sent once connected). False once the connection is closed. */
   write(bytes: Buffer): boolean {
     if (this.#closed) return false
@@ -131,7 +128,8 @@ export class RemoteConnection {
       reply.fail(new ConnectionLostError(this.address.key, 'connection is closed'))
       return
     }
-    this.#pending.push({ reply, expires: Date.now() + this.#settings.replyTimeout })
+    this.#pending.push(reply)
+    this.#expiries.push(Date.now() + this.#settings.replyTimeout)
     this.#arm()
   }
 
@@ -145,7 +143,8 @@ export class RemoteConnection {
     this.#socket.destroy()
     // the owner hears first (it marks the server down), so retries of the waiting requests go elsewhere
     this.#sink.onClose(error, this.#opened, this)
-    for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.reply.fail(error)
+    this.#expiries.clear()
+    for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.fail(error)
   }
 
   readonly #flush = (): void => {
@@ -169,22 +168,23 @@ export class RemoteConnection {
   #onReply(reply: Packet | Buffer): void {
     const head = this.#pending.peekFront()
     if (head === undefined) return // a stray text line: nothing asked for it
-    if (!head.reply.take(reply)) return
+    if (!head.take(reply)) return
     this.#pending.shift()
+    this.#expiries.shift()
   }
 
   /** One timer, for the oldest request (replies come in order, so it expires first); re-armed lazily. */
   #arm(): void {
     if (this.#timer !== null) return
-    const head = this.#pending.peekFront()
-    if (head === undefined) return
-    this.#timer = setTimeout(this.#expire, Math.max(0, head.expires - Date.now()))
+    const expires = this.#expiries.peekFront()
+    if (expires === undefined) return
+    this.#timer = setTimeout(this.#expire, Math.max(0, expires - Date.now()))
   }
 
   readonly #expire = (): void => {
     this.#timer = null
-    const head = this.#pending.peekFront()
-    if (head !== undefined && head.expires <= Date.now()) {
+    const expires = this.#expiries.peekFront()
+    if (expires !== undefined && expires <= Date.now()) {
       this.destroy(new ConnectionLostError(this.address.key, `no reply within ${this.#settings.replyTimeout} ms`))
     } else this.#arm()
   }
