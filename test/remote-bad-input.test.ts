@@ -6,6 +6,7 @@ import {
   BadAddressError,
   ConnectionLostError,
   connect,
+  EncodingError,
   InvalidArgumentError,
   PayloadTooLargeError,
   ProtocolError,
@@ -14,6 +15,7 @@ import {
 } from '../src/index.js'
 import { encodePacket } from '../src/protocol/encoder.js'
 import { PACKET } from '../src/protocol/packets.js'
+import { startServer } from './tcp-peer.js'
 
 const limits = { timeout: 20_000 }
 
@@ -118,4 +120,22 @@ test('a server that accepts but never answers: the reply timeout drops the conne
   await assert.rejects(client.getStatus('H:x:1'), (err: unknown) => err instanceof ConnectionLostError && /no reply within 200 ms/.test(err.message))
   await assert.rejects(client.submit('f', 'x'), ServerUnavailableError)
   await assert.rejects(remote.admin.version(), ConnectionLostError)
+})
+
+test('submitMany with one entry that cannot be encoded throws EncodingError and submits none', limits, async (t) => {
+  const { broker, port } = await startServer(t)
+  const remote = connect({ servers: [`127.0.0.1:${port}`] })
+  t.after(() => remote.close())
+  const client = remote.client({ encoder: 'json' })
+  assert.throws(
+    () =>
+      client.submitMany([
+        { name: 'f', payload: 1 },
+        { name: 'f', payload: 10n },
+      ]),
+    EncodingError,
+  )
+  // a later submission goes through the same connection: had anything been sent, it would be queued first
+  await client.submitBackground('g', 2)
+  assert.equal(broker.size, 1)
 })

@@ -106,32 +106,18 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   }
 
   submit<R = TResult>(name: string, payload: TPayload, options: SubmitOptions = {}): JobRequest<R, TResult> {
-    const checked = this.#check(name, options.unique)
-    const priority = priorityOption(options.priority)
-    const timeout = intOption('timeout', options.timeout, 0)
-    const signal = signalOption(options.signal)
-    const data = this.#encode(payload)
-    // name and unique were checked for NULs: the encoder's checks would only repeat that
-    const packet = encodeTrusted('REQ', FOREGROUND[priority], [name, checked, data])
-    const request: Request = new RemoteJobRequest(name, checked, data, packet, this.#encoder, this.#forget)
-    if (signal?.aborted === true) request.rejected(signal.reason)
-    else if (this.#closed) request.rejected(new BrokerClosedError('client is closed'))
-    else {
-      request.watch(signal, timeout)
-      this.#send(request)
-    }
-    return request as unknown as JobRequest<R, TResult>
+    return this.#start(this.#prepare(name, payload, options)) as unknown as JobRequest<R, TResult>
   }
 
+  /** Submits several foreground jobs; if any entry is invalid (or cannot be encoded), none is submitted. */
   submitMany<R = TResult>(jobs: readonly JobSpec<TPayload>[]): JobRequest<R, TResult>[] {
     const list: unknown = jobs
     if (!Array.isArray(list)) throw new InvalidArgumentError('jobs', 'an array of { name, payload, options }', jobs)
-    for (const j of jobs) {
+    const prepared = jobs.map((j) => {
       if (typeof j !== 'object' || (j as unknown) === null) throw new InvalidArgumentError('jobs[]', 'an object { name, payload, options }', j)
-      this.#check(j.name, j.options?.unique)
-      priorityOption(j.options?.priority)
-    }
-    return jobs.map((j) => this.submit<R>(j.name, j.payload, j.options))
+      return this.#prepare(j.name, j.payload, j.options ?? {})
+    })
+    return prepared.map((p) => this.#start(p) as unknown as JobRequest<R, TResult>)
   }
 
   async submitBackground(name: string, payload: TPayload, options: BackgroundOptions = {}): Promise<string> {
@@ -198,6 +184,28 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   }
 
   // ---------------------------------------------------------------- submission
+
+  /** A checked, encoded foreground request, not yet sent. */
+  #prepare(name: string, payload: TPayload, options: SubmitOptions): { request: Request; signal: AbortSignal | undefined; timeout: number } {
+    const checked = this.#check(name, options.unique)
+    const priority = priorityOption(options.priority)
+    const timeout = intOption('timeout', options.timeout, 0)
+    const signal = signalOption(options.signal)
+    const data = this.#encode(payload)
+    // name and unique were checked for NULs: the encoder's checks would only repeat that
+    const packet = encodeTrusted('REQ', FOREGROUND[priority], [name, checked, data])
+    return { request: new RemoteJobRequest(name, checked, data, packet, this.#encoder, this.#forget), signal, timeout }
+  }
+
+  #start({ request, signal, timeout }: { request: Request; signal: AbortSignal | undefined; timeout: number }): Request {
+    if (signal?.aborted === true) request.rejected(signal.reason)
+    else if (this.#closed) request.rejected(new BrokerClosedError('client is closed'))
+    else {
+      request.watch(signal, timeout)
+      this.#send(request)
+    }
+    return request
+  }
 
   #check(name: unknown, unique: unknown): string {
     if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) throw new InvalidArgumentError('name', 'a non-empty string without NUL', name)
