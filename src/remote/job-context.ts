@@ -11,21 +11,32 @@ import type { RemoteConnection } from './connection.js'
  * the attempt was taken away (timeout, connection lost, worker closed).
  */
 export class RemoteJobContext<TPayload, TUpdate> extends JobContextBase<TPayload> implements JobContext<TPayload, TUpdate> {
-  readonly handle: string
   readonly name: string
-  readonly unique: string
   /** Gearman does not tell a worker how often a job was tried before: always 1. */
   readonly attempt = 1
   readonly connection: RemoteConnection
+  /** The handle as the server sent it (results are sent back with these bytes). */
+  readonly handleBytes: Buffer
+  readonly #uniqueBytes: Buffer
   readonly #bytes: Buffer
+  #handle: string | undefined = undefined
+  #unique: string | undefined = undefined
 
-  constructor(connection: RemoteConnection, handle: string, name: string, unique: string, data: Buffer, encoder: Encoder<unknown, unknown>) {
+  constructor(connection: RemoteConnection, handle: Buffer, name: string, unique: Buffer, data: Buffer, encoder: Encoder<unknown, unknown>) {
     super(encoder)
     this.connection = connection
-    this.handle = handle
+    this.handleBytes = handle
     this.name = name
-    this.unique = unique
+    this.#uniqueBytes = unique
     this.#bytes = data
+  }
+
+  get handle(): string {
+    return (this.#handle ??= this.handleBytes.toString('latin1'))
+  }
+
+  get unique(): string {
+    return (this.#unique ??= this.#uniqueBytes.toString('utf8'))
   }
 
   protected get bytes(): Uint8Array {
@@ -38,16 +49,16 @@ export class RemoteJobContext<TPayload, TUpdate> extends JobContextBase<TPayload
   }
 
   sendData(data: TUpdate): boolean {
-    return this.#send(encodePacket('REQ', PACKET.WORK_DATA, [this.handle, this.encode(data)]))
+    return this.#send(encodePacket('REQ', PACKET.WORK_DATA, [this.handleBytes, this.encode(data)]))
   }
 
   sendWarning(data: TUpdate): boolean {
-    return this.#send(encodePacket('REQ', PACKET.WORK_WARNING, [this.handle, this.encode(data)]))
+    return this.#send(encodePacket('REQ', PACKET.WORK_WARNING, [this.handleBytes, this.encode(data)]))
   }
 
   sendStatus(numerator: number, denominator: number): boolean {
     checkStatus(numerator, denominator)
-    return this.#send(encodePacket('REQ', PACKET.WORK_STATUS, [this.handle, String(numerator), String(denominator)]))
+    return this.#send(encodePacket('REQ', PACKET.WORK_STATUS, [this.handleBytes, String(numerator), String(denominator)]))
   }
 
   #send(packet: Buffer): boolean {

@@ -177,7 +177,8 @@ class FunctionLink extends ServerLink {
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
-        this.#run(connection, packet.args[0].toString('latin1'), packet.args[1].toString('utf8'), packet.args[2].toString('utf8'), packet.args[3])
+        // this connection is registered for this function alone: its name need not be decoded
+        this.#run(connection, packet.args[0], packet.args[2], packet.args[3])
         f.fill()
         return
       default:
@@ -185,11 +186,11 @@ class FunctionLink extends ServerLink {
     }
   }
 
-  #run(connection: RemoteConnection, handle: string, name: string, unique: string, data: Buffer): void {
+  #run(connection: RemoteConnection, handle: Buffer, unique: Buffer, data: Buffer): void {
     const f = this.#f
     f.active++
     // `data` is a view of the socket's chunk, which Node never reuses: the handler may keep it
-    const ctx: AnyContext = new RemoteJobContext(connection, handle, name, unique, data, f.worker.encoder)
+    const ctx: AnyContext = new RemoteJobContext(connection, handle, f.name, unique, data, f.worker.encoder)
     this.#running.add(ctx)
     const timer =
       f.timeout > 0
@@ -230,17 +231,17 @@ class FunctionLink extends ServerLink {
       return this.#failure(ctx, err)
     }
     const limit = this.#f.worker.settings.maxPayloadSize
-    if (data.byteLength > limit) return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handle, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
+    if (data.byteLength > limit) return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
     // the handle came from the server as one NUL-free argument
-    return encodeTrusted('REQ', PACKET.WORK_COMPLETE, [ctx.handle, data])
+    return encodeTrusted('REQ', PACKET.WORK_COMPLETE, [ctx.handleBytes, data])
   }
 
   #failure(ctx: AnyContext, err: unknown): Buffer {
-    if (err instanceof JobFailedError) return encodePacket('REQ', PACKET.WORK_FAIL, [ctx.handle])
+    if (err instanceof JobFailedError) return encodePacket('REQ', PACKET.WORK_FAIL, [ctx.handleBytes])
     if (err instanceof WorkerLostError) {
       // Gearman's way to give a job back: drop the connection, the server requeues what it held
       ctx.connection.destroy(new ConnectionLostError(this.address.key, 'a handler gave its job back (WorkerLostError)'))
     }
-    return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handle, messageOf(err)])
+    return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, messageOf(err)])
   }
 }
