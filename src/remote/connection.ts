@@ -80,9 +80,8 @@ export class RemoteConnection {
       },
     }
     this.#decoder = new Decoder(decoderSink, { expect: 'RES', maxPacketSize: settings.maxPacketSize })
-    const socket = connect({ host: address.host, port: address.port })
+    const socket = connect({ host: address.host, port: address.port, noDelay: true })
     this.#socket = socket
-    socket.setNoDelay(true)
     socket.setTimeout(settings.connectTimeout, () => {
       this.destroy(new ConnectionLostError(address.key, `no connection within ${settings.connectTimeout} ms`))
     })
