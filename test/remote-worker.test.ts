@@ -48,3 +48,9 @@ test('client and worker ids reach the server (SET_CLIENT_ID), shown by admin wor
   await waitUntil(async () => / worker-7 : f\n/.test(await admin.admin('workers')), 'the worker is listed')
   assert.match(await admin.admin('workers'), / client-3 :\n/)
 })
+
+test('admin getpid: the server process id (here, this process), and a round trip with ping', limits, async (t) => {
+  const { remote } = await setup(t)
+  assert.equal(await remote.admin.getpid(), process.pid)
+  assert.ok((await remote.admin.ping()) >= 0)
+})

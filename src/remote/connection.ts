@@ -44,9 +44,9 @@ export interface ConnectionSettings {
 }
 
 /**
- * One TCP connection to a Gearman server. Writes made in one turn of the event loop go out in one batch
- * (one write, from a microtask once the current work is done). Replies are matched to requests in order (the server answers each
- * connection's requests in order), each request bounded by `replyTimeout`.
+ * One TCP connection to a Gearman server. Writes made in one turn of the event loop go out in one batch (one
+ * write, from a microtask once the current work is done). Replies are matched to requests in order (the
+ * server answers each connection's requests in order), each request bounded by `replyTimeout`.
  */
 export class RemoteConnection {
   readonly address: Address
@@ -177,7 +177,8 @@ export class RemoteConnection {
     if (this.#timer !== null) return
     const expires = this.#expiries.peekFront()
     if (expires === undefined) return
-    this.#timer = setTimeout(this.#expire, Math.max(0, expires - Date.now()))
+    // the socket keeps the process alive while a request waits; the timer need not
+    this.#timer = setTimeout(this.#expire, Math.max(0, expires - Date.now())).unref()
   }
 
   readonly #expire = (): void => {
