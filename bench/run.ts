@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
-// tcp.js and store.js need dist/ (npm run build, which `npm run bench` does) and /usr/sbin/gearmand
-const BENCHES = ['dispatch.js', 'heap-per-job.js', 'threads.js', 'tcp.js', 'store.js']
+// tcp.js, store.js and remote.js need dist/ (npm run build, which `npm run bench` does) and /usr/sbin/gearmand
+const BENCHES = ['dispatch.js', 'heap-per-job.js', 'threads.js', 'tcp.js', 'store.js', 'remote.js']
 
 console.log(`# gearbox bench, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`)
 for (const bench of BENCHES) {

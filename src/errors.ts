@@ -19,6 +19,11 @@ export type ErrorCode =
   | 'GEARBOX_HANDLER_MODULE'
   | 'GEARBOX_PROTOCOL'
   | 'GEARBOX_STORE'
+  | 'GEARBOX_BAD_ADDRESS'
+  | 'GEARBOX_CONNECTION_LOST'
+  | 'GEARBOX_SERVER_UNAVAILABLE'
+  | 'GEARBOX_SERVER_ERROR'
+  | 'GEARBOX_PAYLOAD_TOO_LARGE'
 
 /** Base class of every error gearbox raises. */
 export class GearboxError extends Error {
@@ -221,5 +226,59 @@ export class StoreError extends GearboxError {
   constructor(kind: StoreErrorKind, message: string, options?: ErrorOptions) {
     super('GEARBOX_STORE', message, options)
     this.kind = kind
+  }
+}
+
+/** A Gearman server address that cannot be parsed (`connect({ servers })`); `address` is what was given. */
+export class BadAddressError extends GearboxError {
+  readonly address: string
+  constructor(address: string, reason: string) {
+    super('GEARBOX_BAD_ADDRESS', `bad server address ${JSON.stringify(address)}: ${reason}`)
+    this.address = address
+  }
+}
+
+/**
+ * The connection to a Gearman server dropped (or stopped answering) while a request depended on it: a
+ * foreground job accepted on it (unless resubmission is on), a status query, an admin command.
+ */
+export class ConnectionLostError extends GearboxError {
+  /** `host:port` of the server. */
+  readonly server: string
+  constructor(server: string, message: string, options?: ErrorOptions) {
+    super('GEARBOX_CONNECTION_LOST', `${server}: ${message}`, options)
+    this.server = server
+  }
+}
+
+/** No server could take the request: every one is down or refused the connection, after the allowed retries. */
+export class ServerUnavailableError extends GearboxError {
+  /** `host:port` of each server tried. */
+  readonly servers: readonly string[]
+  constructor(servers: readonly string[], message: string, options?: ErrorOptions) {
+    super('GEARBOX_SERVER_UNAVAILABLE', message, options)
+    this.servers = servers
+  }
+}
+
+/** A Gearman server answered a request with an ERROR packet (or an admin `ERR` line); `serverCode` is its CODE. */
+export class ServerError extends GearboxError {
+  readonly server: string
+  readonly serverCode: string
+  constructor(server: string, serverCode: string, text: string) {
+    super('GEARBOX_SERVER_ERROR', `${server} answered ${serverCode}: ${text}`)
+    this.server = server
+    this.serverCode = serverCode
+  }
+}
+
+/** A payload (or result, or update) is larger than the connection's `maxPayloadSize`; nothing was sent. */
+export class PayloadTooLargeError extends GearboxError {
+  readonly size: number
+  readonly limit: number
+  constructor(size: number, limit: number) {
+    super('GEARBOX_PAYLOAD_TOO_LARGE', `payload of ${size} bytes exceeds the limit of ${limit} bytes`)
+    this.size = size
+    this.limit = limit
   }
 }

@@ -16,3 +16,16 @@ export function checkStatus(numerator: unknown, denominator: unknown): void {
 function isUint32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff
 }
+
+/** What a handler threw, as the text of a WORK_EXCEPTION. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message
+  if (typeof err === 'string') return err
+  try {
+    // undefined for undefined or a function
+    const json = JSON.stringify(err) as string | undefined
+    return json ?? String(err)
+  } catch {
+    return String(err)
+  }
+}

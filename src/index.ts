@@ -39,7 +39,9 @@ export { memoryStore } from './store/memory-store.js'
 export { sqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export {
+  BadAddressError,
   BrokerClosedError,
+  ConnectionLostError,
   EncodingError,
   FunctionInUseError,
   GearboxError,
@@ -49,8 +51,11 @@ export {
   JobExceptionError,
   JobFailedError,
   JobTimeoutError,
+  PayloadTooLargeError,
   QueueFullError,
   StoreError,
+  ServerError,
+  ServerUnavailableError,
   WaitTimeoutError,
   WorkerLostError,
 } from './errors.js'
@@ -62,6 +67,12 @@ export type { LocalClient } from './local/client.js'
 export type { LocalWorker } from './local/worker.js'
 export { GearmanServer } from './net/server.js'
 export type { GearmanServerOptions } from './net/server.js'
+export { connect, RemoteGearbox } from './remote/connect.js'
+export type { ConnectOptions, RemoteClientOptions, RemoteWorkerOptions } from './remote/connect.js'
+export type { ServerAddress } from './remote/address.js'
+export type { RemoteAdmin } from './remote/admin.js'
+export type { RemoteClient } from './remote/client.js'
+export type { RemoteWorker } from './remote/worker.js'
 export { ThreadPool } from './pool/thread-pool.js'
 export type { ThreadHandlerOptions, ThreadPoolOptions } from './pool/thread-pool.js'
 export { VERSION } from './version.js'

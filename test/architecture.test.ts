@@ -8,12 +8,13 @@ import { fileURLToPath } from 'node:url'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
 const forbidden: Record<string, string[]> = {
-  'src/core/': ['src/broker', 'src/local/', 'src/pool/', 'src/net/', 'src/protocol/', 'src/store/', 'src/cli/', 'node:net'],
-  'src/protocol/': ['src/core/', 'src/broker', 'src/net/', 'src/local/', 'src/pool/', 'src/store/'],
-  'src/pool/': ['src/core/', 'src/local/', 'src/net/'],
-  'src/local/': ['src/net/', 'src/pool/', 'src/broker'],
-  'src/net/': ['src/local/', 'src/pool/', 'src/cli/'],
-  'src/store/': ['src/broker', 'src/local/', 'src/pool/', 'src/net/', 'src/protocol/', 'src/cli/'],
+  'src/core/': ['src/remote/', 'src/broker', 'src/local/', 'src/pool/', 'src/net/', 'src/protocol/', 'src/store/', 'src/cli/', 'node:net'],
+  'src/protocol/': ['src/remote/', 'src/core/', 'src/broker', 'src/net/', 'src/local/', 'src/pool/', 'src/store/'],
+  'src/pool/': ['src/remote/', 'src/core/', 'src/local/', 'src/net/'],
+  'src/local/': ['src/remote/', 'src/net/', 'src/pool/', 'src/broker'],
+  'src/net/': ['src/remote/', 'src/local/', 'src/pool/', 'src/cli/'],
+  'src/store/': ['src/remote/', 'src/broker', 'src/local/', 'src/pool/', 'src/net/', 'src/protocol/', 'src/cli/'],
+  'src/remote/': ['src/core/', 'src/local/', 'src/net/', 'src/pool/', 'src/cli/', 'src/store/', 'src/broker'],
   'src/cli/': ['src/core/', 'src/local/', 'src/net/', 'src/pool/', 'src/protocol/', 'src/store/', 'src/broker'],
 }
 

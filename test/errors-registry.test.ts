@@ -3,7 +3,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import * as gearbox from '../src/index.js'
 import {
+  BadAddressError,
   BrokerClosedError,
+  ConnectionLostError,
   type ErrorCode,
   EncodingError,
   FunctionInUseError,
@@ -14,9 +16,12 @@ import {
   JobExceptionError,
   JobFailedError,
   JobTimeoutError,
+  PayloadTooLargeError,
   ProtocolError,
   QueueFullError,
   StoreError,
+  ServerError,
+  ServerUnavailableError,
   WaitTimeoutError,
   WorkerLostError,
 } from '../src/index.js'
@@ -43,6 +48,11 @@ const registry: Record<string, { readonly make: () => GearboxError; readonly cod
   HandlerModuleError: { make: () => new HandlerModuleError('file:///x.js', 'no handler'), code: 'GEARBOX_HANDLER_MODULE' },
   ProtocolError: { make: () => new ProtocolError('bad-magic', 'bad magic', { packetType: 7, offset: 0 }), code: 'GEARBOX_PROTOCOL' },
   StoreError: { make: () => new StoreError('write', 'disk full'), code: 'GEARBOX_STORE' },
+  BadAddressError: { make: () => new BadAddressError('host:port:x', 'not host:port'), code: 'GEARBOX_BAD_ADDRESS' },
+  ConnectionLostError: { make: () => new ConnectionLostError('127.0.0.1:4730', 'connection closed'), code: 'GEARBOX_CONNECTION_LOST' },
+  ServerUnavailableError: { make: () => new ServerUnavailableError(['127.0.0.1:4730'], 'no server'), code: 'GEARBOX_SERVER_UNAVAILABLE' },
+  ServerError: { make: () => new ServerError('127.0.0.1:4730', 'QUEUE_ERROR', 'Job queue is full'), code: 'GEARBOX_SERVER_ERROR' },
+  PayloadTooLargeError: { make: () => new PayloadTooLargeError(100, 10), code: 'GEARBOX_PAYLOAD_TOO_LARGE' },
 }
 
 /** Every member of the ErrorCode union (the compiler checks this list is complete). */
@@ -61,6 +71,11 @@ const everyCode: Record<ErrorCode, true> = {
   GEARBOX_HANDLER_MODULE: true,
   GEARBOX_PROTOCOL: true,
   GEARBOX_STORE: true,
+  GEARBOX_BAD_ADDRESS: true,
+  GEARBOX_CONNECTION_LOST: true,
+  GEARBOX_SERVER_UNAVAILABLE: true,
+  GEARBOX_SERVER_ERROR: true,
+  GEARBOX_PAYLOAD_TOO_LARGE: true,
 }
 
 /** Every exported class that is an Error, by export name. */

@@ -14,7 +14,8 @@ import type { Engine, SubmitSpec } from '../core/engine.js'
 import type { Job } from '../core/job.js'
 import { checkFunctionName, checkUnique } from '../core/limits.js'
 import type { FinishedJob } from '../core/result-cache.js'
-import { BrokerClosedError, InvalidArgumentError, JobExceptionError, WaitTimeoutError } from '../errors.js'
+import { BrokerClosedError, InvalidArgumentError, JobExceptionError } from '../errors.js'
+import { waitAllSettled } from '../wait-all.js'
 import { LocalJobRequest } from './job-request.js'
 import { epochOption, intOption, priorityLevel, signalOption, stringArg } from './validate.js'
 
@@ -106,32 +107,7 @@ export class LocalClient<TPayload, TResult> implements ClientApi<TPayload, TResu
     if (!Array.isArray(list)) throw new InvalidArgumentError('requests', 'an array of job requests', requests)
     const timeout = intOption('timeout', options.timeout, 0)
     const signal = signalOption(options.signal)
-    signal?.throwIfAborted()
-    const all = Promise.allSettled(requests.map((r) => r.result))
-    if (timeout === 0 && signal === undefined) return all
-    const clock = this.#engine.clock
-    return new Promise((resolve, reject) => {
-      const timer =
-        timeout > 0
-          ? clock.setTimeout(() => {
-              done()
-              reject(new WaitTimeoutError(timeout, requests.filter((r) => r.state === 'pending').length))
-            }, timeout)
-          : null
-      const onAbort = (): void => {
-        done()
-        reject(signal?.reason as Error)
-      }
-      const done = (): void => {
-        if (timer !== null) clock.clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      all.then((results) => {
-        done()
-        resolve(results)
-      }, reject)
-    })
+    return waitAllSettled(requests, timeout, signal, this.#engine.clock)
   }
 
   async getStatus(handle: string): Promise<JobStatus> {

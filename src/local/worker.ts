@@ -7,7 +7,7 @@ import { LocalJobContext } from './job-context.js'
 import { intOption, limitOption, stringArg } from './validate.js'
 import { rawEncoder } from '../encoders.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
-import { isThenable } from '../guards.js'
+import { isThenable, messageOf } from '../guards.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 type AnyContext = LocalJobContext<unknown, unknown>
@@ -200,16 +200,5 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
   #release(reg: Registration): void {
     this.#engine.release(reg)
     if (this.#drained !== null && this.#record.active === 0) this.#drained()
-  }
-}
-
-
-function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message
-  if (typeof err === 'string') return err
-  try {
-    return JSON.stringify(err)
-  } catch {
-    return String(err)
   }
 }

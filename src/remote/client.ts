@@ -1,0 +1,391 @@
+import type {
+  BackgroundOptions,
+  ClientApi,
+  Encoder,
+  JobRequest,
+  JobResult,
+  JobSpec,
+  JobStatus,
+  Priority,
+  SubmitOptions,
+  UniqueStatus,
+  WaitOptions,
+} from '../api.js'
+import {
+  BrokerClosedError,
+  type GearboxError,
+  InvalidArgumentError,
+  PayloadTooLargeError,
+  ServerError,
+  ServerUnavailableError,
+} from '../errors.js'
+import { epochOption, intOption, signalOption, stringArg } from '../options.js'
+import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
+import { MAX_UNIQUE_BYTES } from '../protocol/limits.js'
+import { PACKET, type Packet } from '../protocol/packets.js'
+import { waitAllSettled } from '../wait-all.js'
+import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
+import { RemoteJobRequest } from './job-request.js'
+import { flag, priorityOption, serverError, statusOf } from './replies.js'
+import { ServerLink } from './link.js'
+import { HashRing } from './ring.js'
+import type { RemoteSettings } from './settings.js'
+import { BackgroundSubmission, type Submission } from './submission.js'
+
+type Request = RemoteJobRequest<unknown, unknown>
+
+const FOREGROUND = { high: PACKET.SUBMIT_JOB_HIGH, normal: PACKET.SUBMIT_JOB, low: PACKET.SUBMIT_JOB_LOW } as const
+const BACKGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH_BG, normal: PACKET.SUBMIT_JOB_BG, low: PACKET.SUBMIT_JOB_LOW_BG }
+const TIMERS = {
+  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+  clearTimeout: (t: NodeJS.Timeout) => {
+    clearTimeout(t)
+  },
+}
+
+/** The reply record of one try of a submission (one object per try: the callbacks are the client's). */
+class SubmitReply implements PendingReply {
+  readonly #submission: Submission
+  readonly #link: ClientLink
+  readonly #onReply: (s: Submission, link: ClientLink, packet: Packet) => void
+  readonly #onFail: (s: Submission, error: GearboxError) => void
+
+  constructor(
+    submission: Submission,
+    link: ClientLink,
+    onReply: (s: Submission, link: ClientLink, packet: Packet) => void,
+    onFail: (s: Submission, error: GearboxError) => void,
+  ) {
+    this.#submission = submission
+    this.#link = link
+    this.#onReply = onReply
+    this.#onFail = onFail
+  }
+
+  take(reply: Packet | Buffer): boolean {
+    if (Buffer.isBuffer(reply)) return false
+    this.#onReply(this.#submission, this.#link, reply)
+    return true
+  }
+
+  fail(error: GearboxError): void {
+    this.#onFail(this.#submission, error)
+  }
+}
+
+/** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
+class ClientLink extends ServerLink {
+  readonly jobs = new Map<string, Request | Request[]>()
+}
+
+/**
+ * A Gearman client over TCP, with the in-process client's API. Jobs with a unique go to the server that owns
+ * the unique on a consistent-hash ring of the live servers (so they coalesce across a cluster); others go to
+ * the live servers in turn. A submission whose connection fails before JOB_CREATED is retried on another
+ * server (`maxRetries`); an accepted foreground job whose connection drops fails with ConnectionLostError,
+ * or is resubmitted with `resubmit: true`.
+ * @example
+ * const remote = connect({ servers: ['127.0.0.1:4730'] })
+ * const text = await remote.client({ encoder: 'utf8' }).submit('reverse', 'hello')
+ */
+export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TResult> {
+  readonly #settings: RemoteSettings
+  readonly #encoder: Encoder<unknown, unknown>
+  readonly #id: string | undefined
+  readonly #links: ClientLink[]
+  readonly #ring: HashRing<ClientLink>
+  #turn = 0
+  #closed = false
+
+  constructor(settings: RemoteSettings, encoder: Encoder<unknown, unknown>, id: string | undefined) {
+    this.#settings = settings
+    this.#encoder = encoder
+    this.#id = id
+    this.#links = settings.servers.map((address) => new ClientLink(address, settings.backoff))
+    this.#ring = new HashRing(this.#links.map((link) => ({ name: link.address.key, node: link })))
+  }
+
+  submit<R = TResult>(name: string, payload: TPayload, options: SubmitOptions = {}): JobRequest<R, TResult> {
+    return this.#start(this.#prepare(name, payload, options)) as unknown as JobRequest<R, TResult>
+  }
+
+  /** Submits several foreground jobs; if any entry is invalid (or cannot be encoded), none is submitted. */
+  submitMany<R = TResult>(jobs: readonly JobSpec<TPayload>[]): JobRequest<R, TResult>[] {
+    const list: unknown = jobs
+    if (!Array.isArray(list)) throw new InvalidArgumentError('jobs', 'an array of { name, payload, options }', jobs)
+    const prepared = jobs.map((j) => {
+      if (typeof j !== 'object' || (j as unknown) === null) throw new InvalidArgumentError('jobs[]', 'an object { name, payload, options }', j)
+      return this.#prepare(j.name, j.payload, j.options ?? {})
+    })
+    return prepared.map((p) => this.#start(p) as unknown as JobRequest<R, TResult>)
+  }
+
+  async submitBackground(name: string, payload: TPayload, options: BackgroundOptions = {}): Promise<string> {
+    const unique = this.#check(name, options.unique)
+    const priority = priorityOption(options.priority)
+    const at = epochOption(options.at)
+    if (options.timeout !== undefined && options.timeout !== 0) {
+      throw new InvalidArgumentError('timeout', 'absent: Gearman has no per-job time limit for background jobs (register with a timeout)', options.timeout)
+    }
+    if (at !== 0 && priority !== 'normal') throw new InvalidArgumentError('priority', "'normal' for a scheduled job (SUBMIT_JOB_EPOCH)", priority)
+    const signal = signalOption(options.signal)
+    const data = this.#encode(payload)
+    signal?.throwIfAborted()
+    if (this.#closed) throw new BrokerClosedError('client is closed')
+    const packet =
+      at === 0
+        ? encodePacket('REQ', BACKGROUND[priority] as typeof PACKET.SUBMIT_JOB_BG, [name, unique, data])
+        : encodePacket('REQ', PACKET.SUBMIT_JOB_EPOCH, [name, unique, String(Math.floor(at / 1000)), data])
+    return new Promise<string>((resolve, reject) => {
+      this.#send(new BackgroundSubmission(name, unique, data, packet, resolve, reject))
+    })
+  }
+
+  async waitAll<R>(requests: readonly JobRequest<R, unknown>[], options: WaitOptions = {}): Promise<PromiseSettledResult<R>[]> {
+    const list: unknown = requests
+    if (!Array.isArray(list)) throw new InvalidArgumentError('requests', 'an array of job requests', requests)
+    return waitAllSettled(requests, intOption('timeout', options.timeout, 0), signalOption(options.signal), TIMERS)
+  }
+
+  /** Asks every server (handles are only known to the server that issued them); the one that knows the job answers. */
+  async getStatus(handle: string): Promise<JobStatus> {
+    stringArg('handle', handle)
+    const packet = encodePacket('REQ', PACKET.GET_STATUS, [handle])
+    const answers = await Promise.allSettled(this.#links.map((link) => this.#ask(link, packet, PACKET.STATUS_RES)))
+    let failure: Error | undefined = undefined
+    for (const answer of answers) {
+      if (answer.status === 'rejected') failure ??= answer.reason as Error
+      else if (flag(answer.value.args[1])) return { handle, ...statusOf(answer.value.args) }
+    }
+    if (failure !== undefined) throw failure
+    return { handle, known: false, running: false, numerator: 0, denominator: 0, state: 'unknown' }
+  }
+
+  /** Asks the server that owns `unique` on the ring. Gearman looks uniques up across functions: `functionName` is not sent. */
+  async getStatusByUnique(unique: string, functionName?: string): Promise<UniqueStatus> {
+    stringArg('unique', unique)
+    if (functionName !== undefined) stringArg('functionName', functionName)
+    const link = this.#pick(unique)
+    const reply = await this.#ask(link, encodePacket('REQ', PACKET.GET_STATUS_UNIQUE, [unique]), PACKET.STATUS_RES_UNIQUE)
+    const args = reply.args
+    return { unique, ...statusOf(args), waiting: Number(args[5]?.toString('latin1') ?? 0) || 0 }
+  }
+
+  /** Gearman servers keep no results: always undefined. */
+  async getResult<R = TResult>(handle: string): Promise<JobResult<R> | undefined> {
+    stringArg('handle', handle)
+    return undefined
+  }
+
+  /** New submissions are refused; the connections close once no foreground job waits on them. */
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const link of this.#links) if (link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+  }
+
+  // ---------------------------------------------------------------- submission
+
+  /** A checked, encoded foreground request, not yet sent. */
+  #prepare(name: string, payload: TPayload, options: SubmitOptions): { request: Request; signal: AbortSignal | undefined; timeout: number } {
+    const checked = this.#check(name, options.unique)
+    const priority = priorityOption(options.priority)
+    const timeout = intOption('timeout', options.timeout, 0)
+    const signal = signalOption(options.signal)
+    const data = this.#encode(payload)
+    // name and unique were checked for NULs: the encoder's checks would only repeat that
+    const packet = encodeTrusted('REQ', FOREGROUND[priority], [name, checked, data])
+    return { request: new RemoteJobRequest(name, checked, data, packet, this.#encoder, this.#forget), signal, timeout }
+  }
+
+  #start({ request, signal, timeout }: { request: Request; signal: AbortSignal | undefined; timeout: number }): Request {
+    if (signal?.aborted === true) request.rejected(signal.reason)
+    else if (this.#closed) request.rejected(new BrokerClosedError('client is closed'))
+    else {
+      request.watch(signal, timeout)
+      this.#send(request)
+    }
+    return request
+  }
+
+  #check(name: unknown, unique: unknown): string {
+    if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) throw new InvalidArgumentError('name', 'a non-empty string without NUL', name)
+    if (unique === undefined) return ''
+    if (typeof unique !== 'string' || unique.includes('\0') || Buffer.byteLength(unique) > MAX_UNIQUE_BYTES) {
+      throw new InvalidArgumentError('unique', `a string of at most ${MAX_UNIQUE_BYTES} bytes without NUL`, unique)
+    }
+    return unique
+  }
+
+  #encode(payload: TPayload): Uint8Array {
+    const data = this.#encoder.encode(payload)
+    if (data.byteLength > this.#settings.maxPayloadSize) throw new PayloadTooLargeError(data.byteLength, this.#settings.maxPayloadSize)
+    return data
+  }
+
+  /** A foreground job was accepted: its WORK_* packets will come from `link`. */
+  #track(request: Request, handle: string, link: ClientLink): void {
+    if (request.state !== 'pending') return
+    const jobs = link.jobs
+    const known = jobs.get(handle)
+    if (known === undefined) jobs.set(handle, request)
+    else if (Array.isArray(known)) known.push(request)
+    else jobs.set(handle, [known, request])
+  }
+
+  /** Sends a submission to the server its unique (or the rotation) picks; retried elsewhere if the connection fails first. */
+  #send(s: Submission): void {
+    const link = this.#pick(s.unique === '-' ? s.data : s.unique)
+    s.tries++
+    s.tried.push(link.address.key)
+    this.#connection(link).request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
+  }
+
+  readonly #onSubmitReply = (s: Submission, link: ClientLink, packet: Packet): void => {
+    if (packet.type === PACKET.JOB_CREATED) {
+      const handle = packet.args[0].toString('latin1')
+      if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
+      s.accepted(handle)
+    } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link.address.key, packet, s.functionName))
+    else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+  }
+
+  readonly #onSubmitFailed = (s: Submission, error: GearboxError): void => {
+    this.#retry(s, error)
+  }
+
+  #retry(s: Submission, error: GearboxError): void {
+    // a foreground request may have ended meanwhile (its signal, its deadline): nothing to retry
+    if (s instanceof RemoteJobRequest && s.state !== 'pending') return
+    if (this.#closed) s.rejected(error)
+    else if (s.tries > this.#settings.maxRetries) {
+      s.rejected(new ServerUnavailableError([...new Set(s.tried)], `no server took the job after ${s.tries} tries: ${error.message}`, { cause: error }))
+    } else this.#send(s)
+  }
+
+  /** The server for a unique (the ring), or the next one in turn; only live servers, unless none is. */
+  #pick(key: string | Uint8Array): ClientLink {
+    const links = this.#links
+    const anyLive = links.some((l) => l.live)
+    const live = (l: ClientLink): boolean => !anyLive || l.live
+    if (key.length > 0) return this.#ring.pick(key, live) as ClientLink
+    for (let k = 0; k < links.length; k++) {
+      const link = links[this.#turn++ % links.length] as ClientLink
+      if (live(link)) return link
+    }
+    return links[0] as ClientLink
+  }
+
+  /** The link's connection, opened (with the `exceptions` option and the client id) if there is none. */
+  #connection(link: ClientLink): RemoteConnection {
+    if (link.connection !== null && !link.connection.closed) return link.connection
+    const connection = new RemoteConnection(link.address, this.#sink(link), this.#settings.connection)
+    link.connection = connection
+    connection.request(encodePacket('REQ', PACKET.OPTION_REQ, ['exceptions']), { take: () => true, fail: () => undefined })
+    if (this.#id !== undefined) connection.write(encodePacket('REQ', PACKET.SET_CLIENT_ID, [this.#id]))
+    return connection
+  }
+
+  #sink(link: ClientLink): ConnectionSink {
+    return {
+      onOpen: () => {
+        link.opened()
+      },
+      onPacket: (packet) => {
+        this.#onPacket(link, packet)
+      },
+      onClose: (error, _opened, connection) => {
+        if (link.connection === connection) link.connection = null
+        if (!(error instanceof BrokerClosedError)) link.failed()
+        this.#dropped(link, error)
+      },
+    }
+  }
+
+  /** The connection dropped: its accepted foreground jobs fail, or are resubmitted. */
+  #dropped(link: ClientLink, error: GearboxError): void {
+    const requests = [...link.jobs.values()].flat()
+    link.jobs.clear()
+    for (const request of requests) {
+      if (this.#settings.resubmit && !this.#closed && request.tries <= this.#settings.maxRetries) {
+        request.accepted(undefined)
+        this.#send(request)
+      } else request.rejected(error)
+    }
+  }
+
+  #onPacket(link: ClientLink, packet: Packet): void {
+    switch (packet.type) {
+      case PACKET.WORK_DATA:
+      case PACKET.WORK_WARNING:
+      case PACKET.WORK_STATUS:
+      case PACKET.WORK_COMPLETE:
+      case PACKET.WORK_FAIL:
+      case PACKET.WORK_EXCEPTION:
+        break
+      default:
+        return // NOOP, or an ERROR nothing waits for
+    }
+    let handle = packet.args[0]
+    // gearmand turns WORK_EXCEPTION into WORK_FAIL `H\0` for clients without the option (GEARMAN.md §3.6)
+    if (handle.length > 0 && handle[handle.length - 1] === 0) handle = handle.subarray(0, handle.length - 1)
+    const key = handle.toString('latin1')
+    const entry = link.jobs.get(key)
+    if (entry === undefined) return
+    const requests = Array.isArray(entry) ? entry : [entry]
+    switch (packet.type) {
+      case PACKET.WORK_DATA:
+        for (const r of requests) r.onData(packet.args[1])
+        return
+      case PACKET.WORK_WARNING:
+        for (const r of requests) r.onWarning(packet.args[1])
+        return
+      case PACKET.WORK_STATUS: {
+        const numerator = Number(packet.args[1].toString('latin1')) || 0
+        const denominator = Number(packet.args[2].toString('latin1')) || 0
+        for (const r of requests) r.onStatus(numerator, denominator)
+        return
+      }
+      default:
+        break
+    }
+    link.jobs.delete(key)
+    for (const r of requests) {
+      if (packet.type === PACKET.WORK_COMPLETE) r.onComplete(packet.args[1])
+      else if (packet.type === PACKET.WORK_EXCEPTION) r.onException(packet.args[1])
+      else r.onFail()
+    }
+    if (this.#closed && link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+  }
+
+  /** Ends a request's membership in its link's job table (it settled: outcome, abort or timeout). */
+  readonly #forget = (request: Request): void => {
+    const handle = request.handle
+    if (handle === undefined) return
+    for (const link of this.#links) {
+      const entry = link.jobs.get(handle)
+      if (entry === request) link.jobs.delete(handle)
+      else if (Array.isArray(entry) && entry.includes(request)) {
+        const rest = entry.filter((r) => r !== request)
+        link.jobs.set(handle, rest.length === 1 ? (rest[0] as Request) : rest)
+      } else continue
+      return
+    }
+  }
+
+  /** One request with a one-packet reply of type `expect`; ERROR rejects with ServerError. */
+  #ask(link: ClientLink, packet: Buffer, expect: number): Promise<Packet> {
+    if (this.#closed) return Promise.reject(new BrokerClosedError('client is closed'))
+    return new Promise((resolve, reject) => {
+      this.#connection(link).request(packet, {
+        take: (reply) => {
+          if (Buffer.isBuffer(reply)) return false
+          if (reply.type === expect) resolve(reply)
+          else if (reply.type === PACKET.ERROR) reject(serverError(link.address.key, reply, ''))
+          else reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
+          return true
+        },
+        fail: reject,
+      })
+    })
+  }
+}

@@ -1,0 +1,191 @@
+import { connect, type Socket } from 'node:net'
+import Denque from 'denque'
+import { ConnectionLostError, type GearboxError, type ProtocolError } from '../errors.js'
+import { Decoder, type DecoderSink } from '../protocol/decoder.js'
+import { PACKET, type Packet } from '../protocol/packets.js'
+import type { Address } from './address.js'
+
+/** A batch larger than this is written chunk by chunk rather than copied into one buffer. */
+const BIG_BATCH = 256 * 1024
+
+/** What a server sends as the answer to one request, in request order: anything else is unsolicited. */
+const REPLY_TYPES: ReadonlySet<number> = new Set([
+  PACKET.JOB_CREATED,
+  PACKET.STATUS_RES,
+  PACKET.STATUS_RES_UNIQUE,
+  PACKET.OPTION_RES,
+  PACKET.ECHO_RES,
+  PACKET.ERROR,
+])
+
+/** A request waiting for its reply: a packet, or text lines for an admin command. */
+export interface PendingReply {
+  /** Takes one reply packet or text line; true when the reply is complete (a list needs several lines). */
+  take(reply: Packet | Buffer): boolean
+  fail(error: GearboxError): void
+}
+
+/** Receives what the server sends beyond replies, and the end of the connection. */
+export interface ConnectionSink {
+  onOpen(connection: RemoteConnection): void
+  /** Unsolicited packets: NOOP, NO_JOB, JOB_ASSIGN*, WORK_*, and ERROR when no request waits. */
+  onPacket(packet: Packet, connection: RemoteConnection): void
+  /** Once, when the connection is gone for any reason; `opened` says whether it ever connected. */
+  onClose(error: GearboxError, opened: boolean, connection: RemoteConnection): void
+}
+
+export interface ConnectionSettings {
+  /** ms to establish the TCP connection. */
+  readonly connectTimeout: number
+  /** ms a request may wait for its reply; past it the connection is out of step and is dropped. */
+  readonly replyTimeout: number
+  /** Largest packet payload accepted from the server, bytes. */
+  readonly maxPacketSize: number
+}
+
+/**
+ * One TCP connection to a Gearman server. Writes made in one turn of the event loop go out in one batch (one
+ * write, from a microtask once the current work is done). Replies are matched to requests in order (the
+ * server answers each connection's requests in order), each request bounded by `replyTimeout`.
+ */
+export class RemoteConnection {
+  readonly address: Address
+  readonly #sink: ConnectionSink
+  readonly #settings: ConnectionSettings
+  readonly #socket: Socket
+  readonly #decoder: Decoder
+  readonly #pending = new Denque<PendingReply>()
+  /** When each waiting request times out, epoch ms (in step with #pending). */
+  readonly #expiries = new Denque<number>()
+  #out: Buffer[] = []
+  #outBytes = 0
+  #flushing = false
+  #opened = false
+  #closed = false
+  #timer: NodeJS.Timeout | null = null
+
+  constructor(address: Address, sink: ConnectionSink, settings: ConnectionSettings) {
+    this.address = address
+    this.#sink = sink
+    this.#settings = settings
+    const decoderSink: DecoderSink = {
+      onPacket: (packet) => {
+        this.#onPacket(packet)
+      },
+      onText: (line) => {
+        this.#onReply(line)
+      },
+      onError: (err: ProtocolError) => {
+        if (err.closeConnection) this.destroy(new ConnectionLostError(address.key, `the server broke the protocol: ${err.message}`, { cause: err }))
+      },
+    }
+    this.#decoder = new Decoder(decoderSink, { expect: 'RES', maxPacketSize: settings.maxPacketSize })
+    const socket = connect({ host: address.host, port: address.port, noDelay: true })
+    this.#socket = socket
+    socket.setTimeout(settings.connectTimeout, () => {
+      this.destroy(new ConnectionLostError(address.key, `no connection within ${settings.connectTimeout} ms`))
+    })
+    socket.once('connect', () => {
+      socket.setTimeout(0)
+      this.#opened = true
+      if (!this.#closed) this.#sink.onOpen(this)
+    })
+    socket.on('data', (chunk: Buffer) => {
+      this.#decoder.push(chunk)
+    })
+    socket.on('error', (err) => {
+      this.destroy(new ConnectionLostError(address.key, err.message, { cause: err }))
+    })
+    socket.once('close', () => {
+      this.destroy(new ConnectionLostError(address.key, 'connection closed by the server'))
+    })
+  }
+
+  get open(): boolean {
+    return this.#opened && !this.#closed
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Queues bytes for this turn's batch (sent once connected). False once the connection is closed. */
+  write(bytes: Buffer): boolean {
+    if (this.#closed) return false
+    this.#out.push(bytes)
+    this.#outBytes += bytes.length
+    if (!this.#flushing) {
+      this.#flushing = true
+      queueMicrotask(this.#flush)
+    }
+    return true
+  }
+
+  /** Sends a request whose reply (in order) goes to `reply`. */
+  request(bytes: Buffer, reply: PendingReply): void {
+    if (!this.write(bytes)) {
+      reply.fail(new ConnectionLostError(this.address.key, 'connection is closed'))
+      return
+    }
+    this.#pending.push(reply)
+    this.#expiries.push(Date.now() + this.#settings.replyTimeout)
+    this.#arm()
+  }
+
+  /** Drops the connection: the sink hears of it, then every waiting request fails with `error`. Idempotent. */
+  destroy(error: GearboxError): void {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+    this.#out = []
+    this.#socket.destroy()
+    // the owner hears first (it marks the server down), so retries of the waiting requests go elsewhere
+    this.#sink.onClose(error, this.#opened, this)
+    this.#expiries.clear()
+    for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.fail(error)
+  }
+
+  readonly #flush = (): void => {
+    this.#flushing = false
+    const out = this.#out
+    if (out.length === 0 || this.#closed) return
+    this.#out = []
+    const bytes = this.#outBytes
+    this.#outBytes = 0
+    // one copy into one write is far cheaper than writev over many small packets; big payloads go as they are
+    if (out.length === 1 || bytes > BIG_BATCH) {
+      for (const chunk of out) this.#socket.write(chunk)
+    } else this.#socket.write(Buffer.concat(out, bytes))
+  }
+
+  #onPacket(packet: Packet): void {
+    if (REPLY_TYPES.has(packet.type) && this.#pending.length > 0) this.#onReply(packet)
+    else this.#sink.onPacket(packet, this)
+  }
+
+  #onReply(reply: Packet | Buffer): void {
+    const head = this.#pending.peekFront()
+    if (head === undefined) return // a stray text line: nothing asked for it
+    if (!head.take(reply)) return
+    this.#pending.shift()
+    this.#expiries.shift()
+  }
+
+  /** One timer, for the oldest request (replies come in order, so it expires first); re-armed lazily. */
+  #arm(): void {
+    if (this.#timer !== null) return
+    const expires = this.#expiries.peekFront()
+    if (expires === undefined) return
+    // the socket keeps the process alive while a request waits; the timer need not
+    this.#timer = setTimeout(this.#expire, Math.max(0, expires - Date.now())).unref()
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = null
+    const expires = this.#expiries.peekFront()
+    if (expires !== undefined && expires <= Date.now()) {
+      this.destroy(new ConnectionLostError(this.address.key, `no reply within ${this.#settings.replyTimeout} ms`))
+    } else this.#arm()
+  }
+}

@@ -1,0 +1,49 @@
+import type { Address } from './address.js'
+import type { RemoteConnection } from './connection.js'
+
+export interface BackoffSettings {
+  /** ms before the first retry of a server that failed. */
+  readonly base: number
+  /** ms, the longest wait between retries. */
+  readonly max: number
+}
+
+/** Exponential backoff with jitter: a random wait in [½, 1] × min(max, base × 2^(failures−1)). */
+export function backoffDelay(failures: number, settings: BackoffSettings): number {
+  const ceiling = Math.min(settings.max, settings.base * 2 ** Math.min(30, Math.max(0, failures - 1)))
+  return ceiling / 2 + Math.random() * (ceiling / 2)
+}
+
+/**
+ * One server as a client sees it: its current connection, if any, and whether it counts as live. A server
+ * whose connection failed is skipped until its backoff has passed; then it is tried again.
+ */
+export class ServerLink {
+  readonly address: Address
+  readonly #backoff: BackoffSettings
+  connection: RemoteConnection | null = null
+  #failures = 0
+  #downUntil = 0
+
+  constructor(address: Address, backoff: BackoffSettings) {
+    this.address = address
+    this.#backoff = backoff
+  }
+
+  get live(): boolean {
+    return this.#downUntil <= Date.now()
+  }
+
+  /** Connected: the backoff starts over. */
+  opened(): void {
+    this.#failures = 0
+    this.#downUntil = 0
+  }
+
+  /** Could not connect, or dropped: skip it for a while. Returns the wait, ms. */
+  failed(): number {
+    const delay = backoffDelay(++this.#failures, this.#backoff)
+    this.#downUntil = Date.now() + delay
+    return delay
+  }
+}

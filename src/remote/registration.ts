@@ -1,0 +1,247 @@
+import type { Encoder, Handler } from '../api.js'
+import { BrokerClosedError, ConnectionLostError, type GearboxError, JobFailedError, JobTimeoutError, WorkerLostError } from '../errors.js'
+import { isThenable, messageOf } from '../guards.js'
+import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
+import { PACKET, type Packet } from '../protocol/packets.js'
+import type { Address } from './address.js'
+import { RemoteConnection } from './connection.js'
+import { RemoteJobContext } from './job-context.js'
+import { ServerLink } from './link.js'
+import type { RemoteSettings } from './settings.js'
+
+type AnyContext = RemoteJobContext<unknown, unknown>
+
+const GRAB = encodePacket('REQ', PACKET.GRAB_JOB_UNIQ, [])
+const PRE_SLEEP = encodePacket('REQ', PACKET.PRE_SLEEP, [])
+
+/** What a registration needs from its worker. */
+export interface WorkerHost {
+  readonly id: string
+  readonly settings: RemoteSettings
+  readonly encoder: Encoder<unknown, unknown>
+  /** A job ended (a graceful close may be waiting for the last one). */
+  jobFinished(): void
+}
+
+/** One registered function: its handler, its slots, and its connection to each server. */
+export class FunctionRegistration {
+  readonly worker: WorkerHost
+  readonly name: string
+  readonly handler: Handler<unknown, unknown, unknown>
+  readonly timeout: number
+  readonly concurrency: number
+  /** Jobs running now, across servers. */
+  active = 0
+  /** GRAB_JOB_UNIQ in flight, across servers. */
+  grabs = 0
+  retired = false
+  #links: FunctionLink[] = []
+  #turn = 0
+
+  constructor(worker: WorkerHost, name: string, handler: Handler<unknown, unknown, unknown>, timeout: number, concurrency: number) {
+    this.worker = worker
+    this.name = name
+    this.handler = handler
+    this.timeout = timeout
+    this.concurrency = concurrency
+  }
+
+  start(): void {
+    this.#links = this.worker.settings.servers.map((address) => new FunctionLink(this, address))
+    for (const link of this.#links) link.connect()
+  }
+
+  /** Grabs while slots are free, from the servers in turn (only connections that may have work). */
+  fill(): void {
+    const links = this.#links
+    const n = links.length
+    let idle = 0
+    while (!this.retired && this.active + this.grabs < this.concurrency && idle < n) {
+      const link = links[this.#turn++ % n] as FunctionLink
+      if (link.canGrab) {
+        link.grab()
+        idle = 0
+      } else idle++
+    }
+  }
+
+  /** No new jobs; connections close once the running ones finished. */
+  retire(): void {
+    this.retired = true
+    if (this.active === 0) this.stop(new BrokerClosedError('function unregistered'))
+  }
+
+  /** Closes every connection now; running jobs' signals fire with `reason`. */
+  stop(reason: GearboxError): void {
+    this.retired = true
+    for (const link of this.#links) link.stop(reason)
+  }
+
+  jobDone(): void {
+    this.active--
+    this.worker.jobFinished()
+    if (this.retired && this.active === 0) this.stop(new BrokerClosedError('function unregistered'))
+    else this.fill()
+  }
+}
+
+/** One function's connection to one server, reopened with backoff while the function is registered. */
+class FunctionLink extends ServerLink {
+  readonly #f: FunctionRegistration
+  #connection: RemoteConnection | null = null
+  #grabs = 0
+  /** NO_JOB seen: no more grabs until NOOP. */
+  #dry = false
+  #asleep = false
+  #reconnect: NodeJS.Timeout | null = null
+  readonly #running = new Set<AnyContext>()
+  #stopped = false
+
+  constructor(f: FunctionRegistration, address: Address) {
+    super(address, f.worker.settings.backoff)
+    this.#f = f
+  }
+
+  get canGrab(): boolean {
+    return this.#connection?.open === true && !this.#dry && !this.#asleep
+  }
+
+  connect(): void {
+    this.#reconnect = null
+    if (this.#stopped) return
+    const f = this.#f
+    const connection = new RemoteConnection(this.address, this.#sink, f.worker.settings.connection)
+    this.#connection = connection
+    this.#dry = false
+    this.#asleep = false
+    connection.write(encodePacket('REQ', PACKET.SET_CLIENT_ID, [f.worker.id]))
+    connection.write(
+      f.timeout > 0 ? encodePacket('REQ', PACKET.CAN_DO_TIMEOUT, [f.name, String(f.timeout)]) : encodePacket('REQ', PACKET.CAN_DO, [f.name]),
+    )
+  }
+
+  grab(): void {
+    this.#grabs++
+    this.#f.grabs++
+    this.#connection?.write(GRAB)
+  }
+
+  stop(reason: GearboxError): void {
+    this.#stopped = true
+    if (this.#reconnect !== null) clearTimeout(this.#reconnect)
+    this.#reconnect = null
+    this.#connection?.destroy(reason)
+  }
+
+  readonly #sink = {
+    onOpen: (): void => {
+      this.opened()
+      this.#f.fill()
+    },
+    onPacket: (packet: Packet, connection: RemoteConnection): void => {
+      this.#onPacket(packet, connection)
+    },
+    onClose: (error: GearboxError, _opened: boolean, connection: RemoteConnection): void => {
+      if (this.#connection !== connection) return
+      this.#connection = null
+      this.#f.grabs -= this.#grabs
+      this.#grabs = 0
+      // the server requeues what this connection held: the handlers' results have nowhere to go
+      for (const ctx of this.#running) ctx.abort(error)
+      if (this.#stopped) return
+      this.#reconnect = setTimeout(() => {
+        this.connect()
+      }, this.failed())
+      this.#f.fill()
+    },
+  }
+
+  #onPacket(packet: Packet, connection: RemoteConnection): void {
+    const f = this.#f
+    switch (packet.type) {
+      case PACKET.NOOP:
+        this.#asleep = false
+        this.#dry = false
+        f.fill()
+        return
+      case PACKET.NO_JOB:
+        this.#grabs--
+        f.grabs--
+        this.#dry = true
+        if (this.#grabs === 0) {
+          this.#asleep = true
+          connection.write(PRE_SLEEP)
+        }
+        f.fill()
+        return
+      case PACKET.JOB_ASSIGN_UNIQ:
+        this.#grabs--
+        f.grabs--
+        // this connection is registered for this function alone: its name need not be decoded
+        this.#run(connection, packet.args[0], packet.args[2], packet.args[3])
+        f.fill()
+        return
+      default:
+        return // ERROR JOB_NOT_FOUND for a result the server no longer wants (timed out or requeued)
+    }
+  }
+
+  #run(connection: RemoteConnection, handle: Buffer, unique: Buffer, data: Buffer): void {
+    const f = this.#f
+    f.active++
+    // `data` is a view of the socket's chunk, which Node never reuses: the handler may keep it
+    const ctx: AnyContext = new RemoteJobContext(connection, handle, f.name, unique, data, f.worker.encoder)
+    this.#running.add(ctx)
+    const timer =
+      f.timeout > 0
+        ? setTimeout(() => {
+            ctx.abort(new JobTimeoutError(f.timeout, 1))
+          }, Math.max(f.timeout, 1000))
+        : null
+    const finish = (packet: Buffer | null): void => {
+      if (timer !== null) clearTimeout(timer)
+      this.#running.delete(ctx)
+      if (packet !== null && !ctx.aborted) connection.write(packet)
+      f.jobDone()
+    }
+    let result: unknown
+    try {
+      result = f.handler(ctx)
+    } catch (err) {
+      finish(this.#failure(ctx, err))
+      return
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => {
+          finish(this.#success(ctx, value))
+        },
+        (err: unknown) => {
+          finish(this.#failure(ctx, err))
+        },
+      )
+    } else finish(this.#success(ctx, result))
+  }
+
+  #success(ctx: AnyContext, value: unknown): Buffer {
+    let data: Uint8Array
+    try {
+      data = ctx.encodeValue(value)
+    } catch (err) {
+      return this.#failure(ctx, err)
+    }
+    const limit = this.#f.worker.settings.maxPayloadSize
+    if (data.byteLength > limit) return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
+    // the handle came from the server as one NUL-free argument
+    return encodeTrusted('REQ', PACKET.WORK_COMPLETE, [ctx.handleBytes, data])
+  }
+
+  #failure(ctx: AnyContext, err: unknown): Buffer {
+    if (err instanceof JobFailedError) return encodePacket('REQ', PACKET.WORK_FAIL, [ctx.handleBytes])
+    if (err instanceof WorkerLostError) {
+      // Gearman's way to give a job back: drop the connection, the server requeues what it held
+      ctx.connection.destroy(new ConnectionLostError(this.address.key, 'a handler gave its job back (WorkerLostError)'))
+    }
+    return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, messageOf(err)])
+  }
+}
