@@ -116,6 +116,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (options.store !== undefined) {
       try {
         this.#engine.restore(options.store.load())
+        this.#engine.reserveIds(options.store.nextId?.() ?? 0)
       } catch (err) {
         // nothing will close it otherwise (and a SQLite store keeps its file locked while open)
         options.store.close()

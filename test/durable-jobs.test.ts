@@ -235,3 +235,22 @@ for (const kind of STORE_KINDS) {
     )
   })
 }
+
+for (const kind of STORE_KINDS) {
+  test(`${kind.name}: after a restart, a new job never gets the handle of one that finished before it`, limits, async (t) => {
+    const { store, reopen } = kind.open(t)
+    const first = open(t, store)
+    const client = first.client({ encoder: 'utf8' })
+    const waiting = await client.submitBackground('other', 'still queued')
+    const done = await client.submitBackground('work', 'finished') // the highest id, and not stored any more
+    first.worker().register('work', () => 'ok')
+    await first.idle()
+    await first.close()
+
+    const second = open(t, reopen())
+    assert.deepEqual((await second.admin.showJobs()).map((j) => j.handle), [waiting])
+    const next = await second.client().submitBackground('work', 'new')
+    assert.ok(![done, waiting].includes(next), `${next} is new`)
+    assert.equal(next, 'H:t:3')
+  })
+}

@@ -253,6 +253,11 @@ export class Engine {
     }
   }
 
+  /** New jobs get ids from `id` on (a store's high-water mark after a restart), if that is above the next one. */
+  reserveIds(id: number): void {
+    if (id > this.#nextId) this.#nextId = id
+  }
+
   /**
    * Writes what the store is waiting for now, and closes it (the last step of closing the broker). Throws the
    * StoreError if that last write failed (its removals are lost: those jobs run again at the next start).

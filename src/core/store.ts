@@ -24,6 +24,12 @@ export interface JobStore {
   /** Every stored job, in id order (the broker replays them in that order). Throws a StoreError if unreadable. */
   load(): StoredJob[]
   /**
+   * Optional: one more than the highest id ever written (also of jobs since removed), so that after a restart
+   * a new job never gets the handle of one that finished before it. Without it, new ids start above the
+   * highest stored one.
+   */
+  nextId?(): number
+  /**
    * Adds `added` and deletes the jobs with ids `removed`, atomically: when it throws (a StoreError), none of it
    * happened; when it returns, a crash keeps all of it. A write that only removes may skip its own fsync (no
    * submitter waits on it; a removal lost to a power cut means the job runs again, never that one is lost).

@@ -13,10 +13,15 @@ import type { JobStore, StoredJob } from '../core/store.js'
  */
 export function memoryStore(): JobStore {
   const rows = new Map<number, StoredJob>()
+  let nextId = 0
   return {
     load: () => [...rows.values()].sort((a, b) => a.id - b.id),
+    nextId: () => nextId,
     write(added, removed) {
-      for (const job of added) rows.set(job.id, job)
+      for (const job of added) {
+        rows.set(job.id, job)
+        if (job.id >= nextId) nextId = job.id + 1
+      }
       for (const id of removed) rows.delete(id)
     },
     close() {

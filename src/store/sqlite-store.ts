@@ -28,7 +28,7 @@ function openDatabase(path: string, options: Database.Options): Database.Databas
 }
 
 const SCHEMA = `CREATE TABLE gearbox_jobs (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   function_name TEXT NOT NULL,
   unique_key TEXT NOT NULL,
   priority INTEGER NOT NULL,
@@ -127,6 +127,17 @@ class SqliteStore implements JobStore {
       for (const j of added) this.#insert.run(j.id, j.functionName, j.unique, j.priority, asBuffer(j.data), j.dueAt, j.timeout)
       for (const id of removed) this.#delete.run(id)
     })
+  }
+
+  nextId(): number {
+    // AUTOINCREMENT keeps the highest id ever inserted in sqlite_sequence, also once its row is deleted
+    let row: { seq: unknown } | undefined
+    try {
+      row = this.#db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'gearbox_jobs'").get() as { seq: unknown } | undefined
+    } catch (err) {
+      throw storeError('corrupt', `${this.#path}: cannot read the highest job id`, err)
+    }
+    return typeof row?.seq === 'number' ? row.seq + 1 : 0
   }
 
   load(): StoredJob[] {
