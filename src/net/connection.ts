@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Engine, SubmitSpec } from '../core/engine.js'
+import type { FunctionEntry } from '../core/function-entry.js'
 import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL, type Job, type PriorityLevel } from '../core/job.js'
 import type { ClientSession, WorkerRecord, WorkerSession } from '../core/sessions.js'
 import { BrokerClosedError, InvalidArgumentError, type ProtocolError, QueueFullError } from '../errors.js'
@@ -12,20 +13,16 @@ import {
   encodeEchoRes,
   encodeJobAssign,
   encodeJobAssignAll,
-  encodeJobAssignUniq,
-  encodeJobCreated,
-  encodeNoJob,
-  encodeNoop,
   encodeOptionRes,
   encodeStatusRes,
   encodeStatusResUnique,
-  encodeWorkComplete,
   encodeWorkData,
   encodeWorkException,
   encodeWorkFail,
   encodeWorkStatus,
   encodeWorkWarning,
 } from '../protocol/responses.js'
+import { ReplyWriter, type ReplySource } from '../protocol/reply-writer.js'
 
 /** What a connection needs from its server. */
 export interface ServerSide {
@@ -34,12 +31,18 @@ export interface ServerSide {
   readonly handleStart: Buffer
   readonly maxPacketSize: number
   readonly maxOutputBytes: number
+  /** Where connections get their output buffers. */
+  readonly buffers: ReplySource
+  /** Calls `writeOut()` on the connection once this event-loop turn's input has been handled. */
+  scheduleWrite(connection: Connection): void
   /** Answers a text admin line (or returns null to close the connection without a reply). */
   admin(line: Buffer): string | null
   closed(connection: Connection): void
 }
 
-const NO_TIMEOUT_SPEC = { dueAt: 0, timeout: 0, reducer: '' } as const
+/** The plain SUBMIT_JOB* variants, by priority (high, normal, low): one shared spec object each. */
+const FOREGROUND = [plainSpec(PRIORITY_HIGH, false), plainSpec(PRIORITY_NORMAL, false), plainSpec(PRIORITY_LOW, false)] as const
+const BACKGROUND = [plainSpec(PRIORITY_HIGH, true), plainSpec(PRIORITY_NORMAL, true), plainSpec(PRIORITY_LOW, true)] as const
 
 /**
  * One TCP peer. It may act as a client (its foreground jobs' updates and outcomes are sent to it), as a
@@ -63,8 +66,11 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   readonly #waiting = new Set<Job>()
   #lastFunction: Buffer | null = null
   #lastFunctionName = ''
-  #out: Buffer[] = []
-  #flushQueued = false
+  /** The function of the last job assigned, and its name as bytes (a worker usually does one function). */
+  #assignedFunction: FunctionEntry | null = null
+  #assignedFunctionName: Buffer = Buffer.alloc(0)
+  readonly #out: ReplyWriter
+  #writeQueued = false
   #closed = false
 
   constructor(id: number, socket: Socket, server: ServerSide) {
@@ -72,13 +78,14 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#socket = socket
     this.#server = server
     this.remoteAddress = socket.remoteAddress ?? '-'
+    this.#out = new ReplyWriter(server.buffers)
     this.#decoder = new Decoder(this, { expect: 'REQ', maxPacketSize: server.maxPacketSize })
     socket.on('data', (chunk: Buffer) => {
       this.#decoder.push(chunk)
     })
     socket.on('end', () => {
       this.#decoder.end()
-      this.#flush()
+      this.writeOut()
       socket.end()
     })
     socket.on('close', () => {
@@ -106,7 +113,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
 
   /** Ends the connection after what is queued has been written. */
   end(): void {
-    this.#flush()
+    this.writeOut()
     this.#socket.end()
   }
 
@@ -129,7 +136,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     const reply = this.#server.admin(line)
     if (reply === null) {
       this.#decoder.end()
-      this.#flush()
+      this.writeOut()
       this.#socket.destroy()
       return
     }
@@ -142,7 +149,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       this.#sendError(reply)
       return
     }
-    this.#flush()
+    this.writeOut()
     this.#socket.destroy()
   }
 
@@ -162,7 +169,9 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
 
   onComplete(job: Job, data: Uint8Array): void {
     this.#waiting.delete(job)
-    this.#send(encodeWorkComplete(this.#server.engine.handleOf(job), data))
+    if (this.#closed) return
+    this.#out.workComplete(this.#server.handleStart, job.id, data)
+    this.#queueWrite()
   }
 
   onFail(job: Job): void {
@@ -184,7 +193,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   }
 
   wake(): void {
-    this.#send(encodeNoop())
+    this.#sendEmpty(PACKET.NOOP)
   }
 
   revoke(): void {
@@ -197,17 +206,17 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     const engine = this.#server.engine
     switch (packet.type) {
       case PACKET.SUBMIT_JOB:
-        return this.#submit(packet.args, PRIORITY_NORMAL, false)
+        return this.#submit(packet.args, FOREGROUND[PRIORITY_NORMAL])
       case PACKET.SUBMIT_JOB_HIGH:
-        return this.#submit(packet.args, PRIORITY_HIGH, false)
+        return this.#submit(packet.args, FOREGROUND[PRIORITY_HIGH])
       case PACKET.SUBMIT_JOB_LOW:
-        return this.#submit(packet.args, PRIORITY_LOW, false)
+        return this.#submit(packet.args, FOREGROUND[PRIORITY_LOW])
       case PACKET.SUBMIT_JOB_BG:
-        return this.#submit(packet.args, PRIORITY_NORMAL, true)
+        return this.#submit(packet.args, BACKGROUND[PRIORITY_NORMAL])
       case PACKET.SUBMIT_JOB_HIGH_BG:
-        return this.#submit(packet.args, PRIORITY_HIGH, true)
+        return this.#submit(packet.args, BACKGROUND[PRIORITY_HIGH])
       case PACKET.SUBMIT_JOB_LOW_BG:
-        return this.#submit(packet.args, PRIORITY_LOW, true)
+        return this.#submit(packet.args, BACKGROUND[PRIORITY_LOW])
       case PACKET.SUBMIT_JOB_EPOCH: {
         const [fn, unique, epoch, data] = packet.args
         const seconds = Number.parseInt(epoch.toString('latin1'), 10)
@@ -264,7 +273,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
         return
       }
       case PACKET.PRE_SLEEP:
-        if (engine.sleep(this.#workerRecord())) this.#send(encodeNoop())
+        if (engine.sleep(this.#workerRecord())) this.#sendEmpty(PACKET.NOOP)
         return
       case PACKET.GRAB_JOB:
       case PACKET.GRAB_JOB_UNIQ:
@@ -296,8 +305,8 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     }
   }
 
-  #submit(args: readonly [Buffer, Buffer, Buffer], priority: PriorityLevel, background: boolean): void {
-    this.#submitWith(args[0], args[1], args[2], { priority, background, ...NO_TIMEOUT_SPEC })
+  #submit(args: readonly [Buffer, Buffer, Buffer], spec: SubmitSpec): void {
+    this.#submitWith(args[0], args[1], args[2], spec)
   }
 
   #submitWith(fn: Buffer, uniqueBytes: Buffer, data: Buffer, spec: SubmitSpec): void {
@@ -309,12 +318,13 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     } catch (err) {
       return this.#sendError(submitError(err))
     }
-    const handle = engine.handleOf(job)
-    this.#send(encodeJobCreated(handle))
+    if (this.#closed) return
+    this.#out.jobCreated(this.#server.handleStart, job.id)
+    this.#queueWrite()
     if (!spec.background) {
       this.#waiting.add(job)
       // a late joiner gets the latest status at once
-      if (job.hasStatus) this.#send(encodeWorkStatus(handle, job.numerator, job.denominator))
+      if (job.hasStatus) this.#send(encodeWorkStatus(engine.handleOf(job), job.numerator, job.denominator))
     }
   }
 
@@ -338,12 +348,23 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   #grab(type: number): void {
     const engine = this.#server.engine
     const job = engine.grab(this.#workerRecord())
-    if (job === undefined) return this.#send(encodeNoJob())
-    const handle = engine.handleOf(job)
+    if (job === undefined) return this.#sendEmpty(PACKET.NO_JOB)
     const name = job.fn.name
-    if (type === PACKET.GRAB_JOB) return this.#send(encodeJobAssign(handle, name, job.data))
-    if (type === PACKET.GRAB_JOB_ALL && job.reducer !== '') return this.#send(encodeJobAssignAll(handle, name, job.unique, job.reducer, job.data))
-    this.#send(encodeJobAssignUniq(handle, name, job.unique, job.data))
+    if (type === PACKET.GRAB_JOB) return this.#send(encodeJobAssign(engine.handleOf(job), name, job.data))
+    if (type === PACKET.GRAB_JOB_ALL && job.reducer !== '') {
+      return this.#send(encodeJobAssignAll(engine.handleOf(job), name, job.unique, job.reducer, job.data))
+    }
+    if (this.#closed) return
+    this.#out.jobAssignUniq(this.#server.handleStart, job.id, this.#functionBytes(job.fn), job.unique, job.data)
+    this.#queueWrite()
+  }
+
+  #functionBytes(fn: FunctionEntry): Buffer {
+    if (fn !== this.#assignedFunction) {
+      this.#assignedFunction = fn
+      this.#assignedFunctionName = Buffer.from(fn.name, 'utf8')
+    }
+    return this.#assignedFunctionName
   }
 
   #workResult(type: number, handle: Buffer, data: Buffer): void {
@@ -396,43 +417,63 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
 
   #send(bytes: Buffer): void {
     if (this.#closed) return
-    this.#out.push(bytes)
-    if (!this.#flushQueued) {
+    this.#out.bytes(bytes)
+    this.#queueWrite()
+  }
+
+  #sendEmpty(type: typeof PACKET.NOOP | typeof PACKET.NO_JOB): void {
+    if (this.#closed) return
+    this.#out.empty(type)
+    this.#queueWrite()
+  }
+
+  #queueWrite(): void {
+    if (!this.#writeQueued) {
       // one write per event-loop turn: replies caused by every packet read in this turn (from any
       // connection) go out together
-      this.#flushQueued = true
-      setImmediate(this.#flushSoon)
+      this.#writeQueued = true
+      this.#server.scheduleWrite(this)
     }
   }
 
-  readonly #flushSoon = (): void => {
-    this.#flush()
-  }
-
-  #flush(): void {
-    this.#flushQueued = false
+  /** Writes what is queued, as one write when it can. */
+  writeOut(): void {
+    this.#writeQueued = false
     const out = this.#out
-    if (out.length === 0 || this.#closed) return
-    this.#out = []
+    if (!out.pending || this.#closed) return
     const socket = this.#socket
     if (socket.writableLength > this.#server.maxOutputBytes) {
       // a peer that does not read its replies cannot make the server buffer without bound
+      out.abandon()
       socket.destroy()
       return
     }
-    socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out))
+    const chunks = out.take()
+    if (chunks.length === 1) socket.write(chunks[0] as Buffer)
+    else {
+      socket.cork()
+      for (const chunk of chunks) socket.write(chunk)
+      socket.uncork()
+    }
+    // nothing left in the socket's queue: the kernel has the bytes and the buffer can be reused
+    if (socket.writableLength === 0) out.recycle()
+    else out.abandon()
   }
 
   #teardown(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#out = []
+    this.#out.abandon()
     const engine = this.#server.engine
     for (const job of this.#waiting) engine.detach(job, this)
     this.#waiting.clear()
     if (this.#worker !== null) engine.removeWorker(this.#worker)
     this.#server.closed(this)
   }
+}
+
+function plainSpec(priority: PriorityLevel, background: boolean): SubmitSpec {
+  return { priority, background, dueAt: 0, timeout: 0, reducer: '' }
 }
 
 function toUint32(field: Buffer): number {

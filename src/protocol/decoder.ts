@@ -58,6 +58,8 @@ const LF = 0x0a
 const CR = 0x0d
 const MAX_WIRE_SIZE = 0xffff_ffff
 const EMPTY = Buffer.alloc(0)
+/** The arguments of every packet that takes none (shared; nobody may change it). */
+const NO_ARGS: Buffer[] = []
 
 /**
  * @example
@@ -177,7 +179,8 @@ export class Decoder {
           }
           this.#hold(chunk.subarray(i, i + need))
           i += need
-          this.#packet(this.#takeParts())
+          const payload = this.#takeParts()
+          this.#packet(payload, 0, payload.length)
           break
         }
         case SKIP: {
@@ -252,7 +255,7 @@ export class Decoder {
     }
     if (n - i >= size) {
       this.#state = IDLE
-      this.#packet(chunk.subarray(i, i + size))
+      this.#packet(chunk, i, i + size)
       return i + size
     }
     this.#state = PAYLOAD
@@ -260,22 +263,22 @@ export class Decoder {
     return n
   }
 
-  /** Split `payload` into the packet's arguments and deliver it. */
-  #packet(payload: Buffer): void {
+  /** Split the payload, bytes `start` to `end` of `buf`, into the packet's arguments and deliver it. */
+  #packet(buf: Buffer, start: number, end: number): void {
     const info = this.#info as PacketInfo
     const count = info.args
-    const args = new Array<Buffer>(count)
-    let from = 0
+    const args = count === 0 ? NO_ARGS : new Array<Buffer>(count)
+    let from = start
     for (let k = 0; k < count - 1; k++) {
-      const nul = payload.indexOf(0, from)
-      if (nul === -1) {
+      const nul = buf.indexOf(0, from)
+      if (nul === -1 || nul >= end) {
         this.#fail('bad-arguments', `${info.name} needs ${count} arguments (${count - 1} NUL separators) but has ${k + 1} at offset ${this.#start}`, info.code)
         return
       }
-      args[k] = payload.subarray(from, nul)
+      args[k] = buf.subarray(from, nul)
       from = nul + 1
     }
-    if (count > 0) args[count - 1] = from === 0 ? payload : payload.subarray(from)
+    if (count > 0) args[count - 1] = from === 0 && end === buf.length ? buf : buf.subarray(from, end)
     this.#state = IDLE
     this.#sink.onPacket({ magic: this.#magic, type: info.code, args } as unknown as Packet)
   }
