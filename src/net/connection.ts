@@ -5,8 +5,9 @@ import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL, type Job, type PriorityLe
 import type { ClientSession, WorkerRecord, WorkerSession } from '../core/sessions.js'
 import { BrokerClosedError, InvalidArgumentError, type ProtocolError, QueueFullError } from '../errors.js'
 import { Decoder, type DecoderSink } from '../protocol/decoder.js'
+import type { Frame } from '../protocol/frame.js'
 import { errorReplyFor, jobNotFoundFor, WIRE_ERRORS, type WireError } from '../protocol/error-replies.js'
-import { MAX_CLIENT_ID_BYTES, checkRequestLimits } from '../protocol/limits.js'
+import { MAX_CLIENT_ID_BYTES, MAX_UNIQUE_BYTES, checkRequestLimits } from '../protocol/limits.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import {
   encodeError,
@@ -119,6 +120,35 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
 
   // ---------------------------------------------------------------- decoder sink
 
+  /** The packets of every job (submit, grab, complete), read by offset; anything else takes `onPacket`. */
+  onFrame(frame: Frame): boolean {
+    if (this.#closed) return true
+    switch (frame.type) {
+      case PACKET.SUBMIT_JOB:
+        return this.#submitFrame(frame, FOREGROUND[PRIORITY_NORMAL])
+      case PACKET.SUBMIT_JOB_HIGH:
+        return this.#submitFrame(frame, FOREGROUND[PRIORITY_HIGH])
+      case PACKET.SUBMIT_JOB_LOW:
+        return this.#submitFrame(frame, FOREGROUND[PRIORITY_LOW])
+      case PACKET.SUBMIT_JOB_BG:
+        return this.#submitFrame(frame, BACKGROUND[PRIORITY_NORMAL])
+      case PACKET.SUBMIT_JOB_HIGH_BG:
+        return this.#submitFrame(frame, BACKGROUND[PRIORITY_HIGH])
+      case PACKET.SUBMIT_JOB_LOW_BG:
+        return this.#submitFrame(frame, BACKGROUND[PRIORITY_LOW])
+      case PACKET.GRAB_JOB_UNIQ:
+        this.#grab(PACKET.GRAB_JOB_UNIQ)
+        return true
+      case PACKET.WORK_COMPLETE: {
+        const job = this.#ownedJob(frame.buf, frame.start(0), frame.end(0))
+        this.#workResult(PACKET.WORK_COMPLETE, job, copyArg(frame, 1))
+        return true
+      }
+      default:
+        return false
+    }
+  }
+
   onPacket(packet: Packet): void {
     if (this.#closed) return
     const limit = checkRequestLimits(packet)
@@ -205,18 +235,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   #handle(packet: Packet): void {
     const engine = this.#server.engine
     switch (packet.type) {
-      case PACKET.SUBMIT_JOB:
-        return this.#submit(packet.args, FOREGROUND[PRIORITY_NORMAL])
-      case PACKET.SUBMIT_JOB_HIGH:
-        return this.#submit(packet.args, FOREGROUND[PRIORITY_HIGH])
-      case PACKET.SUBMIT_JOB_LOW:
-        return this.#submit(packet.args, FOREGROUND[PRIORITY_LOW])
-      case PACKET.SUBMIT_JOB_BG:
-        return this.#submit(packet.args, BACKGROUND[PRIORITY_NORMAL])
-      case PACKET.SUBMIT_JOB_HIGH_BG:
-        return this.#submit(packet.args, BACKGROUND[PRIORITY_HIGH])
-      case PACKET.SUBMIT_JOB_LOW_BG:
-        return this.#submit(packet.args, BACKGROUND[PRIORITY_LOW])
+      // plain SUBMIT_JOB*, GRAB_JOB_UNIQ and WORK_COMPLETE are handled by onFrame
       case PACKET.SUBMIT_JOB_EPOCH: {
         const [fn, unique, epoch, data] = packet.args
         const seconds = Number.parseInt(epoch.toString('latin1'), 10)
@@ -276,26 +295,25 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
         if (engine.sleep(this.#workerRecord())) this.#sendEmpty(PACKET.NOOP)
         return
       case PACKET.GRAB_JOB:
-      case PACKET.GRAB_JOB_UNIQ:
       case PACKET.GRAB_JOB_ALL:
         return this.#grab(packet.type)
       case PACKET.WORK_DATA:
       case PACKET.WORK_WARNING:
-      case PACKET.WORK_COMPLETE:
       case PACKET.WORK_EXCEPTION: {
         const [handle, data] = packet.args
-        return this.#workResult(packet.type, handle, Buffer.from(data))
+        return this.#workResult(packet.type, this.#ownedJob(handle, 0, handle.length), Buffer.from(data))
       }
       case PACKET.WORK_STATUS: {
         const [handle, numerator, denominator] = packet.args
-        const job = this.#ownedJob(handle)
+        const job = this.#ownedJob(handle, 0, handle.length)
         const n = toUint32(numerator)
         const d = toUint32(denominator)
         if (job === undefined || !engine.workStatus(job, this.#workerRecord(), -1, n, d)) return this.#jobNotFound(packet.type)
         return
       }
       case PACKET.WORK_FAIL: {
-        const job = this.#ownedJob(packet.args[0])
+        const handle = packet.args[0]
+        const job = this.#ownedJob(handle, 0, handle.length)
         if (job === undefined || !engine.workFail(job, this.#workerRecord(), -1)) return this.#jobNotFound(packet.type)
         return
       }
@@ -305,16 +323,25 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     }
   }
 
-  #submit(args: readonly [Buffer, Buffer, Buffer], spec: SubmitSpec): void {
-    this.#submitWith(args[0], args[1], args[2], spec)
+  #submitWith(fn: Buffer, unique: Buffer, data: Buffer, spec: SubmitSpec): void {
+    // the payload outlives the socket chunk it arrived in: copy it
+    this.#submitJob(this.#functionName(fn, 0, fn.length), unique.length === 0 ? '' : unique.toString('utf8'), Buffer.from(data), spec)
   }
 
-  #submitWith(fn: Buffer, uniqueBytes: Buffer, data: Buffer, spec: SubmitSpec): void {
+  /** A plain SUBMIT_JOB*; one with an over-long unique takes the generic path, which answers gearmand's error. */
+  #submitFrame(frame: Frame, spec: SubmitSpec): boolean {
+    if (frame.length(1) > MAX_UNIQUE_BYTES) return false
+    const buf = frame.buf
+    const unique = frame.length(1) === 0 ? '' : buf.toString('utf8', frame.start(1), frame.end(1))
+    this.#submitJob(this.#functionName(buf, frame.start(0), frame.end(0)), unique, copyArg(frame, 2), spec)
+    return true
+  }
+
+  #submitJob(name: string, unique: string, data: Buffer, spec: SubmitSpec): void {
     const engine = this.#server.engine
     let job: Job
     try {
-      // the payload outlives the socket chunk it arrived in: copy it
-      job = engine.submit(this.#functionName(fn), uniqueBytes.length === 0 ? '' : uniqueBytes.toString('utf8'), Buffer.from(data), spec, spec.background ? null : this)
+      job = engine.submit(name, unique, data, spec, spec.background ? null : this)
     } catch (err) {
       return this.#sendError(submitError(err))
     }
@@ -328,11 +355,12 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     }
   }
 
-  /** A client usually submits to one function over and over: decode its name once. */
-  #functionName(bytes: Buffer): string {
-    if (this.#lastFunction === null || !bytes.equals(this.#lastFunction)) {
-      this.#lastFunction = Buffer.from(bytes)
-      this.#lastFunctionName = bytes.toString('utf8')
+  /** A client usually submits to one function over and over: decode its name (bytes `start`…`end` of `buf`) once. */
+  #functionName(buf: Buffer, start: number, end: number): string {
+    const last = this.#lastFunction
+    if (last === null || last.length !== end - start || buf.compare(last, 0, last.length, start, end) !== 0) {
+      this.#lastFunction = Buffer.from(buf.subarray(start, end))
+      this.#lastFunctionName = buf.toString('utf8', start, end)
     }
     return this.#lastFunctionName
   }
@@ -367,9 +395,8 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     return this.#assignedFunctionName
   }
 
-  #workResult(type: number, handle: Buffer, data: Buffer): void {
+  #workResult(type: number, job: Job | undefined, data: Buffer): void {
     const engine = this.#server.engine
-    const job = this.#ownedJob(handle)
     const worker = this.#workerRecord()
     let ok = false
     if (job !== undefined) {
@@ -381,18 +408,21 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     if (!ok) this.#jobNotFound(type)
   }
 
-  /** The job a worker names by handle, read straight from the bytes (this runs for every WORK_* packet). */
-  #ownedJob(handle: Buffer): Job | undefined {
+  /**
+   * The job a worker names by handle (bytes `start`…`stop` of `buf`), read straight from the bytes (this runs
+   * for every WORK_* packet).
+   */
+  #ownedJob(buf: Buffer, start: number, stop: number): Job | undefined {
     // one trailing NUL is tolerated (gearmand's own WORK_FAIL quirk, echoed by some workers)
-    const end = handle.length > 0 && handle[handle.length - 1] === 0 ? handle.length - 1 : handle.length
-    const start = this.#server.handleStart
-    const from = start.length
-    if (end <= from || handle.compare(start, 0, from, 0, from) !== 0) return undefined
+    const end = stop > start && buf[stop - 1] === 0 ? stop - 1 : stop
+    const prefix = this.#server.handleStart
+    const from = start + prefix.length
+    if (end <= from || buf.compare(prefix, 0, prefix.length, start, from) !== 0) return undefined
     // the id: ASCII digits, no leading zero (as the engine writes it)
-    if (handle[from] === 0x30 && end - from > 1) return undefined
+    if (buf[from] === 0x30 && end - from > 1) return undefined
     let id = 0
     for (let i = from; i < end; i++) {
-      const digit = (handle[i] as number) - 0x30
+      const digit = (buf[i] as number) - 0x30
       if (digit < 0 || digit > 9) return undefined
       id = id * 10 + digit
     }
@@ -470,6 +500,15 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     if (this.#worker !== null) engine.removeWorker(this.#worker)
     this.#server.closed(this)
   }
+}
+
+/** Argument `k` of the frame as a copy: it outlives the socket chunk it arrived in. */
+function copyArg(frame: Frame, k: number): Buffer {
+  const start = frame.start(k)
+  const end = frame.end(k)
+  const copy = Buffer.allocUnsafe(end - start)
+  frame.buf.copy(copy, 0, start, end)
+  return copy
 }
 
 function plainSpec(priority: PriorityLevel, background: boolean): SubmitSpec {

@@ -22,11 +22,17 @@
  * not call `push()`. If a callback throws, the exception propagates and the decoder stops.
  */
 import { InvalidArgumentError, ProtocolError, type ProtocolErrorKind } from '../errors.js'
+import { Frame } from './frame.js'
 import { DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PACKET_SIZE } from './limits.js'
 import { HEADER_SIZE, MAGIC_CODE, type Magic, type Packet, type PacketInfo, packetInfo, packetName } from './packets.js'
 
 /** Receives what the decoder finds, in stream order. */
 export interface DecoderSink {
+  /**
+   * Optional fast path: the same packet as a Frame (offsets into the input, no views made). Return true when
+   * handled; on false the decoder builds the `Packet` and calls `onPacket`.
+   */
+  onFrame?(frame: Frame): boolean
   /** A complete, well-formed packet of an accepted type and magic. */
   onPacket(packet: Packet): void
   /** A text (admin) line, without its `\n` and without one `\r` before it. */
@@ -58,8 +64,6 @@ const LF = 0x0a
 const CR = 0x0d
 const MAX_WIRE_SIZE = 0xffff_ffff
 const EMPTY = Buffer.alloc(0)
-/** The arguments of every packet that takes none (shared; nobody may change it). */
-const NO_ARGS: Buffer[] = []
 
 /**
  * @example
@@ -90,6 +94,8 @@ export class Decoder {
   /** Pieces of a packet payload or text line that spans chunks. */
   #parts: Buffer[] = []
   #partsLength = 0
+  /** Reused for every packet. */
+  readonly #frame = new Frame()
 
   constructor(sink: DecoderSink, options: DecoderOptions = {}) {
     this.#sink = sink
@@ -267,20 +273,23 @@ export class Decoder {
   #packet(buf: Buffer, start: number, end: number): void {
     const info = this.#info as PacketInfo
     const count = info.args
-    const args = count === 0 ? NO_ARGS : new Array<Buffer>(count)
+    const frame = this.#frame
+    frame.reset(this.#magic, info.code, count, buf, start, end)
     let from = start
-    for (let k = 0; k < count - 1; k++) {
+    for (let k = 1; k < count; k++) {
       const nul = buf.indexOf(0, from)
       if (nul === -1 || nul >= end) {
-        this.#fail('bad-arguments', `${info.name} needs ${count} arguments (${count - 1} NUL separators) but has ${k + 1} at offset ${this.#start}`, info.code)
+        this.#fail('bad-arguments', `${info.name} needs ${count} arguments (${count - 1} NUL separators) but has ${k} at offset ${this.#start}`, info.code)
         return
       }
-      args[k] = buf.subarray(from, nul)
       from = nul + 1
+      frame.setStart(k, from)
     }
-    if (count > 0) args[count - 1] = from === 0 && end === buf.length ? buf : buf.subarray(from, end)
     this.#state = IDLE
-    this.#sink.onPacket({ magic: this.#magic, type: info.code, args } as unknown as Packet)
+    const sink = this.#sink
+    if (sink.onFrame?.(frame) !== true) sink.onPacket(frame.toPacket())
+    // do not keep the input alive through the frame
+    frame.buf = EMPTY
   }
 
   #refuse(): void {
