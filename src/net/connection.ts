@@ -4,6 +4,7 @@ import type { FunctionEntry } from '../core/function-entry.js'
 import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL, type Job, type PriorityLevel } from '../core/job.js'
 import type { ClientSession, WorkerRecord, WorkerSession } from '../core/sessions.js'
 import { BrokerClosedError, InvalidArgumentError, type ProtocolError, QueueFullError } from '../errors.js'
+import { bytesAt } from '../protocol/bytes.js'
 import { Decoder, type DecoderSink } from '../protocol/decoder.js'
 import type { Frame } from '../protocol/frame.js'
 import { errorReplyFor, jobNotFoundFor, WIRE_ERRORS, type WireError } from '../protocol/error-replies.js'
@@ -358,7 +359,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   /** A client usually submits to one function over and over: decode its name (bytes `start`…`end` of `buf`) once. */
   #functionName(buf: Buffer, start: number, end: number): string {
     const last = this.#lastFunction
-    if (last === null || last.length !== end - start || buf.compare(last, 0, last.length, start, end) !== 0) {
+    if (last === null || last.length !== end - start || !bytesAt(buf, start, last)) {
       this.#lastFunction = Buffer.from(buf.subarray(start, end))
       this.#lastFunctionName = buf.toString('utf8', start, end)
     }
@@ -417,7 +418,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     const end = stop > start && buf[stop - 1] === 0 ? stop - 1 : stop
     const prefix = this.#server.handleStart
     const from = start + prefix.length
-    if (end <= from || buf.compare(prefix, 0, prefix.length, start, from) !== 0) return undefined
+    if (end <= from || !bytesAt(buf, start, prefix)) return undefined
     // the id: ASCII digits, no leading zero (as the engine writes it)
     if (buf[from] === 0x30 && end - from > 1) return undefined
     let id = 0
@@ -507,7 +508,7 @@ function copyArg(frame: Frame, k: number): Buffer {
   const start = frame.start(k)
   const end = frame.end(k)
   const copy = Buffer.allocUnsafe(end - start)
-  frame.buf.copy(copy, 0, start, end)
+  copy.set(frame.buf.subarray(start, end))
   return copy
 }
 

@@ -22,6 +22,7 @@
  * not call `push()`. If a callback throws, the exception propagates and the decoder stops.
  */
 import { InvalidArgumentError, ProtocolError, type ProtocolErrorKind } from '../errors.js'
+import { readUint32 } from './bytes.js'
 import { Frame } from './frame.js'
 import { DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PACKET_SIZE } from './limits.js'
 import { HEADER_SIZE, MAGIC_CODE, type Magic, type Packet, type PacketInfo, packetInfo, packetName } from './packets.js'
@@ -220,9 +221,9 @@ export class Decoder {
 
   /** Check a complete header at `at`; on success set up the packet, else report and stop. */
   #readHeader(buf: Buffer, at: number): boolean {
-    const magic = buf.readUInt32BE(at)
-    const type = buf.readUInt32BE(at + 4)
-    const size = buf.readUInt32BE(at + 8)
+    const magic = readUint32(buf, at)
+    const type = readUint32(buf, at + 4)
+    const size = readUint32(buf, at + 8)
     const offset = this.#start
     if (magic !== MAGIC_CODE.REQ && magic !== MAGIC_CODE.RES) {
       return this.#fail('bad-magic', `bad magic 0x${magic.toString(16).padStart(8, '0')} (expected \\0REQ or \\0RES) at offset ${offset}`, type)

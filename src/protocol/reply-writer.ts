@@ -8,6 +8,7 @@
  * chunk, not copied). The caller then says whether those views may still be referenced (`abandon()`: the
  * writer moves on to a fresh buffer) or not (`recycle()`: the buffer goes back to its source for reuse).
  */
+import { putBytes, writeUint32 } from './bytes.js'
 import { HEADER_SIZE, MAGIC_CODE, PACKET } from './packets.js'
 
 /** Where a writer gets its buffers and returns them (a pool shared by a server's connections). */
@@ -71,8 +72,7 @@ export class ReplyWriter {
     let at = header(buf, this.#end, PACKET.JOB_ASSIGN_UNIQ, size)
     at = writeHandle(buf, at, start, id, handle)
     buf[at++] = 0
-    functionName.copy(buf, at)
-    at += functionName.length
+    at = putBytes(buf, at, functionName)
     buf[at++] = 0
     if (uniqueBytes > 0) at += buf.write(unique, at, 'utf8')
     buf[at++] = 0
@@ -158,15 +158,14 @@ export class ReplyWriter {
 }
 
 function header(buf: Buffer, at: number, type: number, size: number): number {
-  buf.writeUInt32BE(MAGIC_CODE.RES, at)
-  buf.writeUInt32BE(type, at + 4)
-  buf.writeUInt32BE(size, at + 8)
-  return at + HEADER_SIZE
+  writeUint32(buf, at, MAGIC_CODE.RES)
+  writeUint32(buf, at + 4, type)
+  return writeUint32(buf, at + 8, size)
 }
 
 /** Writes the `length` bytes of the handle: `start`, then the decimal digits of `id` (a safe integer ≥ 0); returns the end. */
 function writeHandle(buf: Buffer, at: number, start: Buffer, id: number, length: number): number {
-  start.copy(buf, at)
+  putBytes(buf, at, start)
   const stop = at + length
   let end = stop
   let n = id
