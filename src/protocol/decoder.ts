@@ -11,6 +11,8 @@
  *   so a peer that declares a large size and sends nothing costs no allocation.
  * - Arguments are split at the first N−1 NULs inside the declared size; the last one is the rest. Fewer NULs
  *   is fatal (`bad-arguments`).
+ * - A sink with `onFrame` is offered each packet first as a reused Frame (argument offsets into the input, no
+ *   views or objects made); what it declines is delivered to `onPacket` as usual.
  * - Packets with the other side's magic (`unexpected-magic`) or of a type the receiving side does not accept
  *   (`unexpected-command`) are skipped whole, without buffering, and reported once fully skipped; the stream
  *   stays in sync and `err.closeConnection` is `false` (gearmand answers ERROR and keeps the connection).
