@@ -142,7 +142,9 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
         return true
       case PACKET.WORK_COMPLETE: {
         const job = this.#ownedJob(frame.buf, frame.start(0), frame.end(0))
-        this.#workResult(PACKET.WORK_COMPLETE, job, copyArg(frame, 1))
+        // a result that only TCP clients get is written straight into their replies: no copy needed
+        const data = job !== undefined && this.#onlyWrittenOut(job) ? frame.arg(1) : copyArg(frame, 1)
+        this.#workResult(PACKET.WORK_COMPLETE, job, data)
         return true
       }
       default:
@@ -428,6 +430,15 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       id = id * 10 + digit
     }
     return Number.isSafeInteger(id) ? this.#server.engine.jobById(id) : undefined
+  }
+
+  /** Whether a result of `job` goes only into replies to TCP clients (no listener, cache or in-process client keeps it). */
+  #onlyWrittenOut(job: Job): boolean {
+    const engine = this.#server.engine
+    if (engine.observer !== null || engine.resultCache !== null) return false
+    const clients = job.clients
+    if (clients !== null) for (const client of clients) if (!(client instanceof Connection)) return false
+    return true
   }
 
   #jobNotFound(type: number): void {
