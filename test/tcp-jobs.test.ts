@@ -141,3 +141,32 @@ function describe(u: JobUpdate<Buffer>): string {
       return `status:${u.numerator}/${u.denominator}`
   }
 }
+
+test('a TCP worker completes a job shared by a TCP and an in-process client: both get the result, still intact after more jobs on the same connections', limits, async (t) => {
+  const { broker, connect } = await startServer(t)
+  const tcpClient = await connect()
+  tcpClient.send('SUBMIT_JOB', 'upper', 'shared', 'abc')
+  await tcpClient.expect('JOB_CREATED', ['H:t:1'])
+  const request = broker.client().submit('upper', 'abc', { unique: 'shared' })
+  const worker = await connect()
+  worker.send('CAN_DO', 'upper')
+  worker.send('GRAB_JOB_UNIQ')
+  await worker.expect('JOB_ASSIGN_UNIQ', ['H:t:1', 'upper', 'shared', 'abc'])
+  assert.equal(request.handle, 'H:t:1')
+  // the result and the next packets arrive in one chunk
+  worker.write(Buffer.concat([rawPacket(REQ, 13, 'H:t:1\0ABC'), rawPacket(REQ, 16, 'x'.repeat(64))]))
+  await tcpClient.expect('WORK_COMPLETE', ['H:t:1', 'ABC'])
+  await worker.expect('ECHO_RES', ['x'.repeat(64)])
+  const result = await request
+  // more jobs through the same connections
+  for (let i = 2; i <= 4; i++) {
+    tcpClient.send('SUBMIT_JOB', 'upper', '', `job ${i}`)
+    await tcpClient.expect('JOB_CREATED', [`H:t:${i}`])
+    worker.send('GRAB_JOB_UNIQ')
+    await worker.expect('JOB_ASSIGN_UNIQ', [`H:t:${i}`, 'upper', '', `job ${i}`])
+    worker.send('WORK_COMPLETE', `H:t:${i}`, `JOB ${i}`)
+    await tcpClient.expect('WORK_COMPLETE', [`H:t:${i}`, `JOB ${i}`])
+  }
+  assert.equal(result.toString(), 'ABC')
+  assert.equal(broker.size, 0)
+})
