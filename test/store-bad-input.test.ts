@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { Broker, type JobStore, memoryStore, sqliteStore, StoreError } from '../src/index.js'
+import { encodePacket } from '../src/protocol/encoder.js'
+import { PACKETS } from '../src/protocol/packets.js'
 import { startServer } from './tcp-peer.js'
 import { tempDir } from './store-setup.js'
 
@@ -246,4 +248,24 @@ test('over TCP: JOB_CREATED only after the write, replies in request order, a re
   await peer.expect('ECHO_RES', ['after'])
   await peer.expect('WORK_FAIL', ['H:t:3'])
   assert.equal(broker.size, 2)
+})
+
+test('over TCP: replies the fast path writes (JOB_CREATED of a foreground job, JOB_ASSIGN_UNIQ, WORK_COMPLETE) wait behind a held one', limits, async (t) => {
+  const { connect } = await startServer(t, { broker: { store: memoryStore() } })
+  const peer = await connect()
+  const packet = (name: keyof typeof PACKETS, ...args: string[]): Buffer => encodePacket('REQ', PACKETS[name].code, args as never)
+  // one write, so the server reads them all while the background job's write is still to come
+  peer.write(
+    Buffer.concat([
+      packet('SUBMIT_JOB_BG', 'f', '', 'a'),
+      packet('SUBMIT_JOB', 'g', '', 'fg'),
+      packet('CAN_DO', 'g'),
+      packet('GRAB_JOB_UNIQ'),
+      packet('WORK_COMPLETE', 'H:t:2', 'done'),
+    ]),
+  )
+  await peer.expect('JOB_CREATED', ['H:t:1'])
+  await peer.expect('JOB_CREATED', ['H:t:2'])
+  await peer.expect('JOB_ASSIGN_UNIQ', ['H:t:2', 'g', '', 'fg'])
+  await peer.expect('WORK_COMPLETE', ['H:t:2', 'done'])
 })

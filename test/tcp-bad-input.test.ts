@@ -22,6 +22,7 @@ interface Case {
 const CLOSED = { closed: true } as const
 const INVALID_COMMAND = ['ERROR', ['INVALID_COMMAND', 'Command not expected']] as const
 const INVALID_MAGIC = ['ERROR', ['INVALID_MAGIC', 'Request magic expected']] as const
+const UNIQUE_TOO_LARGE = ['ERROR', ['ARGUMENT_TOO_LARGE', 'Unique value too large']] as const
 
 /** Deterministic pseudo-random bytes (a linear congruential generator), starting with one NUL. */
 function garbage(length: number): Buffer {
@@ -72,6 +73,14 @@ const cases: Case[] = [
       )
     },
     outcome: { replies: Array.from({ length: 14 }, () => INVALID_COMMAND) },
+  },
+  {
+    name: 'SUBMIT_JOB and SUBMIT_JOB_LOW_BG with a 65-byte unique (nothing is queued)',
+    send: (p) => {
+      p.send('SUBMIT_JOB', 'echo', 'u'.repeat(65), 'must not run')
+      p.send('SUBMIT_JOB_LOW_BG', 'q', 'u'.repeat(65), 'must not be queued')
+    },
+    outcome: { replies: [UNIQUE_TOO_LARGE, UNIQUE_TOO_LARGE] },
   },
   { name: 'SUBMIT_JOB with one argument instead of three', send: (p) => { p.write(rawPacket(REQ, 7, 'echo')) }, outcome: CLOSED },
   { name: 'SUBMIT_JOB with two arguments instead of three', send: (p) => { p.write(rawPacket(REQ, 7, 'echo\0data')) }, outcome: CLOSED },

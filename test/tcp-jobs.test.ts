@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { JobUpdate } from '../src/index.js'
+import { encodePacket } from '../src/protocol/encoder.js'
+import { PACKET } from '../src/protocol/packets.js'
 import { REQ, RES, header, rawPacket, startServer } from './tcp-peer.js'
 
 const limits = { timeout: 20_000 }
@@ -141,3 +143,57 @@ function describe(u: JobUpdate<Buffer>): string {
       return `status:${u.numerator}/${u.denominator}`
   }
 }
+
+test('a TCP worker completes a job shared by a TCP and an in-process client: both get the result, still intact after more jobs on the same connections', limits, async (t) => {
+  const { broker, connect } = await startServer(t)
+  const tcpClient = await connect()
+  tcpClient.send('SUBMIT_JOB', 'upper', 'shared', 'abc')
+  await tcpClient.expect('JOB_CREATED', ['H:t:1'])
+  const request = broker.client().submit('upper', 'abc', { unique: 'shared' })
+  const worker = await connect()
+  worker.send('CAN_DO', 'upper')
+  worker.send('GRAB_JOB_UNIQ')
+  await worker.expect('JOB_ASSIGN_UNIQ', ['H:t:1', 'upper', 'shared', 'abc'])
+  assert.equal(request.handle, 'H:t:1')
+  // the result and the next packets arrive in one chunk
+  worker.write(Buffer.concat([rawPacket(REQ, 13, 'H:t:1\0ABC'), rawPacket(REQ, 16, 'x'.repeat(64))]))
+  await tcpClient.expect('WORK_COMPLETE', ['H:t:1', 'ABC'])
+  await worker.expect('ECHO_RES', ['x'.repeat(64)])
+  const result = await request
+  // more jobs through the same connections
+  for (let i = 2; i <= 4; i++) {
+    tcpClient.send('SUBMIT_JOB', 'upper', '', `job ${i}`)
+    await tcpClient.expect('JOB_CREATED', [`H:t:${i}`])
+    worker.send('GRAB_JOB_UNIQ')
+    await worker.expect('JOB_ASSIGN_UNIQ', [`H:t:${i}`, 'upper', '', `job ${i}`])
+    worker.send('WORK_COMPLETE', `H:t:${i}`, `JOB ${i}`)
+    await tcpClient.expect('WORK_COMPLETE', [`H:t:${i}`, `JOB ${i}`])
+  }
+  assert.equal(result.toString(), 'ABC')
+  assert.equal(broker.size, 0)
+})
+
+test('large payloads and results (over 64 KiB) pass through the assign and complete replies intact and in order', limits, async (t) => {
+  const { connect } = await startServer(t)
+  const client = await connect()
+  const worker = await connect()
+  worker.send('CAN_DO', 'big')
+  await worker.sync()
+  const payload = Buffer.alloc(200 * 1024, 'pay\0load')
+  const result = Buffer.alloc(300 * 1024, 're\0sult')
+  client.send('SUBMIT_JOB', 'big', 'u-big', payload)
+  client.send('SUBMIT_JOB', 'big', '', 'small')
+  await client.expect('JOB_CREATED', ['H:t:1'])
+  await client.expect('JOB_CREATED', ['H:t:2'])
+  worker.send('GRAB_JOB_UNIQ')
+  worker.send('GRAB_JOB_UNIQ')
+  const assigned = await worker.packet()
+  assert.equal(assigned.name, 'JOB_ASSIGN_UNIQ')
+  assert.ok(assigned.raw.equals(encodePacket('RES', PACKET.JOB_ASSIGN_UNIQ, ['H:t:1', 'big', 'u-big', payload])), 'the big assignment, byte for byte')
+  await worker.expect('JOB_ASSIGN_UNIQ', ['H:t:2', 'big', '', 'small'])
+  worker.send('WORK_COMPLETE', 'H:t:1', result)
+  worker.send('WORK_COMPLETE', 'H:t:2', 'SMALL')
+  const completed = await client.packet()
+  assert.ok(completed.raw.equals(encodePacket('RES', PACKET.WORK_COMPLETE, ['H:t:1', result])), 'the big result, byte for byte')
+  await client.expect('WORK_COMPLETE', ['H:t:2', 'SMALL'])
+})

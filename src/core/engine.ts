@@ -636,7 +636,8 @@ export class Engine {
     if (head) fn.lanes.unshift(job)
     else fn.lanes.push(job)
     if (fn.pullWorkers > 0) wakeSleepers(fn, this.#options.workerWakeup)
-    this.#markDirty(fn)
+    // a dispatch pass only hands jobs to push workers: skip it (one microtask per TCP read) when all pull
+    if (fn.registrations.length > fn.pullWorkers) this.#markDirty(fn)
   }
 
   #markDirty(fn: FunctionEntry): void {

@@ -1,11 +1,14 @@
 import type { Socket } from 'node:net'
 import type { Engine, SubmitSpec } from '../core/engine.js'
+import type { FunctionEntry } from '../core/function-entry.js'
 import { PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL, type Job, type PriorityLevel } from '../core/job.js'
 import type { ClientSession, WorkerRecord, WorkerSession } from '../core/sessions.js'
 import { BrokerClosedError, InvalidArgumentError, type ProtocolError, QueueFullError } from '../errors.js'
+import { bytesAt } from '../protocol/bytes.js'
 import { Decoder, type DecoderSink } from '../protocol/decoder.js'
+import type { Frame } from '../protocol/frame.js'
 import { errorReplyFor, jobNotFoundFor, WIRE_ERRORS, type WireError } from '../protocol/error-replies.js'
-import { MAX_CLIENT_ID_BYTES, checkRequestLimits } from '../protocol/limits.js'
+import { MAX_CLIENT_ID_BYTES, MAX_UNIQUE_BYTES, checkRequestLimits } from '../protocol/limits.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import {
   encodeError,
@@ -26,6 +29,7 @@ import {
   encodeWorkStatus,
   encodeWorkWarning,
 } from '../protocol/responses.js'
+import { ReplyWriter, type ReplySource } from '../protocol/reply-writer.js'
 
 /** What a connection needs from its server. */
 export interface ServerSide {
@@ -34,12 +38,18 @@ export interface ServerSide {
   readonly handleStart: Buffer
   readonly maxPacketSize: number
   readonly maxOutputBytes: number
+  /** Where connections get their output buffers. */
+  readonly buffers: ReplySource
+  /** Calls `writeOut()` on the connection once this event-loop turn's input has been handled. */
+  scheduleWrite(connection: Connection): void
   /** Answers a text admin line (or returns null to close the connection without a reply). */
   admin(line: Buffer): string | null
   closed(connection: Connection): void
 }
 
-const NO_TIMEOUT_SPEC = { dueAt: 0, timeout: 0, reducer: '' } as const
+/** The plain SUBMIT_JOB* variants, by priority (high, normal, low): one shared spec object each. */
+const FOREGROUND = [plainSpec(PRIORITY_HIGH, false), plainSpec(PRIORITY_NORMAL, false), plainSpec(PRIORITY_LOW, false)] as const
+const BACKGROUND = [plainSpec(PRIORITY_HIGH, true), plainSpec(PRIORITY_NORMAL, true), plainSpec(PRIORITY_LOW, true)] as const
 
 /**
  * One TCP peer. It may act as a client (its foreground jobs' updates and outcomes are sent to it), as a
@@ -63,14 +73,18 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   readonly #waiting = new Set<Job>()
   #lastFunction: Buffer | null = null
   #lastFunctionName = ''
-  #out: Buffer[] = []
+  /** The function of the last job assigned, and its name as bytes (a worker usually does one function). */
+  #assignedFunction: FunctionEntry | null = null
+  #assignedFunctionName: Buffer = Buffer.alloc(0)
+  readonly #out: ReplyWriter
   /**
    * Replies that wait, in request order, behind a submit whose store write is not done yet (from `#heldHead`
-   * on); a null entry is that submit's own reply, filled in when the write is over.
+   * on); a null entry is that submit's own reply, filled in when the write is over. While any wait, replies
+   * are encoded on their own instead of into `#out`.
    */
   #held: { bytes: Buffer | null }[] = []
   #heldHead = 0
-  #flushQueued = false
+  #writeQueued = false
   #closed = false
 
   constructor(id: number, socket: Socket, server: ServerSide) {
@@ -78,13 +92,14 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#socket = socket
     this.#server = server
     this.remoteAddress = socket.remoteAddress ?? '-'
+    this.#out = new ReplyWriter(server.buffers)
     this.#decoder = new Decoder(this, { expect: 'REQ', maxPacketSize: server.maxPacketSize })
     socket.on('data', (chunk: Buffer) => {
       this.#decoder.push(chunk)
     })
     socket.on('end', () => {
       this.#decoder.end()
-      this.#flush()
+      this.writeOut()
       socket.end()
     })
     socket.on('close', () => {
@@ -112,11 +127,42 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
 
   /** Ends the connection after what is queued has been written. */
   end(): void {
-    this.#flush()
+    this.writeOut()
     this.#socket.end()
   }
 
   // ---------------------------------------------------------------- decoder sink
+
+  /** The packets of every job (submit, grab, complete), read by offset; anything else takes `onPacket`. */
+  onFrame(frame: Frame): boolean {
+    if (this.#closed) return true
+    switch (frame.type) {
+      case PACKET.SUBMIT_JOB:
+        return this.#submitFrame(frame, FOREGROUND[PRIORITY_NORMAL])
+      case PACKET.SUBMIT_JOB_HIGH:
+        return this.#submitFrame(frame, FOREGROUND[PRIORITY_HIGH])
+      case PACKET.SUBMIT_JOB_LOW:
+        return this.#submitFrame(frame, FOREGROUND[PRIORITY_LOW])
+      case PACKET.SUBMIT_JOB_BG:
+        return this.#submitFrame(frame, BACKGROUND[PRIORITY_NORMAL])
+      case PACKET.SUBMIT_JOB_HIGH_BG:
+        return this.#submitFrame(frame, BACKGROUND[PRIORITY_HIGH])
+      case PACKET.SUBMIT_JOB_LOW_BG:
+        return this.#submitFrame(frame, BACKGROUND[PRIORITY_LOW])
+      case PACKET.GRAB_JOB_UNIQ:
+        this.#grab(PACKET.GRAB_JOB_UNIQ)
+        return true
+      case PACKET.WORK_COMPLETE: {
+        const job = this.#ownedJob(frame.buf, frame.start(0), frame.end(0))
+        // a result that only TCP clients get is written straight into their replies: no copy needed
+        const data = job !== undefined && this.#onlyWrittenOut(job) ? frame.arg(1) : copyArg(frame, 1)
+        this.#workResult(PACKET.WORK_COMPLETE, job, data)
+        return true
+      }
+      default:
+        return false
+    }
+  }
 
   onPacket(packet: Packet): void {
     if (this.#closed) return
@@ -135,7 +181,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     const reply = this.#server.admin(line)
     if (reply === null) {
       this.#decoder.end()
-      this.#flush()
+      this.writeOut()
       this.#socket.destroy()
       return
     }
@@ -148,7 +194,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       this.#sendError(reply)
       return
     }
-    this.#flush()
+    this.writeOut()
     this.#socket.destroy()
   }
 
@@ -168,7 +214,10 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
 
   onComplete(job: Job, data: Uint8Array): void {
     this.#waiting.delete(job)
-    this.#send(encodeWorkComplete(this.#server.engine.handleOf(job), data))
+    if (this.#closed) return
+    if (this.#holding) return this.#send(encodeWorkComplete(this.#server.engine.handleOf(job), data))
+    this.#out.workComplete(this.#server.handleStart, job.id, data)
+    this.#queueWrite()
   }
 
   onFail(job: Job): void {
@@ -190,7 +239,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   }
 
   wake(): void {
-    this.#send(encodeNoop())
+    this.#sendEmpty(PACKET.NOOP)
   }
 
   revoke(): void {
@@ -202,18 +251,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   #handle(packet: Packet): void {
     const engine = this.#server.engine
     switch (packet.type) {
-      case PACKET.SUBMIT_JOB:
-        return this.#submit(packet.args, PRIORITY_NORMAL, false)
-      case PACKET.SUBMIT_JOB_HIGH:
-        return this.#submit(packet.args, PRIORITY_HIGH, false)
-      case PACKET.SUBMIT_JOB_LOW:
-        return this.#submit(packet.args, PRIORITY_LOW, false)
-      case PACKET.SUBMIT_JOB_BG:
-        return this.#submit(packet.args, PRIORITY_NORMAL, true)
-      case PACKET.SUBMIT_JOB_HIGH_BG:
-        return this.#submit(packet.args, PRIORITY_HIGH, true)
-      case PACKET.SUBMIT_JOB_LOW_BG:
-        return this.#submit(packet.args, PRIORITY_LOW, true)
+      // plain SUBMIT_JOB*, GRAB_JOB_UNIQ and WORK_COMPLETE are handled by onFrame
       case PACKET.SUBMIT_JOB_EPOCH: {
         const [fn, unique, epoch, data] = packet.args
         const seconds = Number.parseInt(epoch.toString('latin1'), 10)
@@ -270,29 +308,28 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
         return
       }
       case PACKET.PRE_SLEEP:
-        if (engine.sleep(this.#workerRecord())) this.#send(encodeNoop())
+        if (engine.sleep(this.#workerRecord())) this.#sendEmpty(PACKET.NOOP)
         return
       case PACKET.GRAB_JOB:
-      case PACKET.GRAB_JOB_UNIQ:
       case PACKET.GRAB_JOB_ALL:
         return this.#grab(packet.type)
       case PACKET.WORK_DATA:
       case PACKET.WORK_WARNING:
-      case PACKET.WORK_COMPLETE:
       case PACKET.WORK_EXCEPTION: {
         const [handle, data] = packet.args
-        return this.#workResult(packet.type, handle, Buffer.from(data))
+        return this.#workResult(packet.type, this.#ownedJob(handle, 0, handle.length), Buffer.from(data))
       }
       case PACKET.WORK_STATUS: {
         const [handle, numerator, denominator] = packet.args
-        const job = this.#ownedJob(handle)
+        const job = this.#ownedJob(handle, 0, handle.length)
         const n = toUint32(numerator)
         const d = toUint32(denominator)
         if (job === undefined || !engine.workStatus(job, this.#workerRecord(), -1, n, d)) return this.#jobNotFound(packet.type)
         return
       }
       case PACKET.WORK_FAIL: {
-        const job = this.#ownedJob(packet.args[0])
+        const handle = packet.args[0]
+        const job = this.#ownedJob(handle, 0, handle.length)
         if (job === undefined || !engine.workFail(job, this.#workerRecord(), -1)) return this.#jobNotFound(packet.type)
         return
       }
@@ -302,29 +339,42 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     }
   }
 
-  #submit(args: readonly [Buffer, Buffer, Buffer], priority: PriorityLevel, background: boolean): void {
-    this.#submitWith(args[0], args[1], args[2], { priority, background, ...NO_TIMEOUT_SPEC })
+  #submitWith(fn: Buffer, unique: Buffer, data: Buffer, spec: SubmitSpec): void {
+    // the payload outlives the socket chunk it arrived in: copy it
+    this.#submitJob(this.#functionName(fn, 0, fn.length), unique.length === 0 ? '' : unique.toString('utf8'), Buffer.from(data), spec)
   }
 
-  #submitWith(fn: Buffer, uniqueBytes: Buffer, data: Buffer, spec: SubmitSpec): void {
+  /** A plain SUBMIT_JOB*; one with an over-long unique takes the generic path, which answers gearmand's error. */
+  #submitFrame(frame: Frame, spec: SubmitSpec): boolean {
+    if (frame.length(1) > MAX_UNIQUE_BYTES) return false
+    const buf = frame.buf
+    const unique = frame.length(1) === 0 ? '' : buf.toString('utf8', frame.start(1), frame.end(1))
+    this.#submitJob(this.#functionName(buf, frame.start(0), frame.end(0)), unique, copyArg(frame, 2), spec)
+    return true
+  }
+
+  #submitJob(name: string, unique: string, data: Buffer, spec: SubmitSpec): void {
     const engine = this.#server.engine
     let job: Job
     try {
-      // the payload outlives the socket chunk it arrived in: copy it
-      job = engine.submit(this.#functionName(fn), uniqueBytes.length === 0 ? '' : uniqueBytes.toString('utf8'), Buffer.from(data), spec, spec.background ? null : this)
+      job = engine.submit(name, unique, data, spec, spec.background ? null : this)
     } catch (err) {
       return this.#sendError(submitError(err))
     }
-    const handle = engine.handleOf(job)
+    if (this.#closed) return
     if (engine.awaitsDurability(job)) {
       if (!spec.background) this.#waiting.add(job)
-      return this.#createdWhenDurable(job, handle, spec.background)
+      return this.#createdWhenDurable(job, engine.handleOf(job), spec.background)
     }
-    this.#send(encodeJobCreated(handle))
+    if (this.#holding) this.#send(encodeJobCreated(engine.handleOf(job)))
+    else {
+      this.#out.jobCreated(this.#server.handleStart, job.id)
+      this.#queueWrite()
+    }
     if (!spec.background) {
       this.#waiting.add(job)
       // a late joiner gets the latest status at once
-      if (job.hasStatus) this.#send(encodeWorkStatus(handle, job.numerator, job.denominator))
+      if (job.hasStatus) this.#send(encodeWorkStatus(engine.handleOf(job), job.numerator, job.denominator))
     }
   }
 
@@ -346,11 +396,12 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     })
   }
 
-  /** A client usually submits to one function over and over: decode its name once. */
-  #functionName(bytes: Buffer): string {
-    if (this.#lastFunction === null || !bytes.equals(this.#lastFunction)) {
-      this.#lastFunction = Buffer.from(bytes)
-      this.#lastFunctionName = bytes.toString('utf8')
+  /** A client usually submits to one function over and over: decode its name (bytes `start`…`end` of `buf`) once. */
+  #functionName(buf: Buffer, start: number, end: number): string {
+    const last = this.#lastFunction
+    if (last === null || last.length !== end - start || !bytesAt(buf, start, last)) {
+      this.#lastFunction = Buffer.from(buf.subarray(start, end))
+      this.#lastFunctionName = buf.toString('utf8', start, end)
     }
     return this.#lastFunctionName
   }
@@ -366,17 +417,28 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   #grab(type: number): void {
     const engine = this.#server.engine
     const job = engine.grab(this.#workerRecord())
-    if (job === undefined) return this.#send(encodeNoJob())
-    const handle = engine.handleOf(job)
+    if (job === undefined) return this.#sendEmpty(PACKET.NO_JOB)
     const name = job.fn.name
-    if (type === PACKET.GRAB_JOB) return this.#send(encodeJobAssign(handle, name, job.data))
-    if (type === PACKET.GRAB_JOB_ALL && job.reducer !== '') return this.#send(encodeJobAssignAll(handle, name, job.unique, job.reducer, job.data))
-    this.#send(encodeJobAssignUniq(handle, name, job.unique, job.data))
+    if (type === PACKET.GRAB_JOB) return this.#send(encodeJobAssign(engine.handleOf(job), name, job.data))
+    if (type === PACKET.GRAB_JOB_ALL && job.reducer !== '') {
+      return this.#send(encodeJobAssignAll(engine.handleOf(job), name, job.unique, job.reducer, job.data))
+    }
+    if (this.#closed) return
+    if (this.#holding) return this.#send(encodeJobAssignUniq(engine.handleOf(job), name, job.unique, job.data))
+    this.#out.jobAssignUniq(this.#server.handleStart, job.id, this.#functionBytes(job.fn), job.unique, job.data)
+    this.#queueWrite()
   }
 
-  #workResult(type: number, handle: Buffer, data: Buffer): void {
+  #functionBytes(fn: FunctionEntry): Buffer {
+    if (fn !== this.#assignedFunction) {
+      this.#assignedFunction = fn
+      this.#assignedFunctionName = Buffer.from(fn.name, 'utf8')
+    }
+    return this.#assignedFunctionName
+  }
+
+  #workResult(type: number, job: Job | undefined, data: Buffer): void {
     const engine = this.#server.engine
-    const job = this.#ownedJob(handle)
     const worker = this.#workerRecord()
     let ok = false
     if (job !== undefined) {
@@ -388,22 +450,34 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     if (!ok) this.#jobNotFound(type)
   }
 
-  /** The job a worker names by handle, read straight from the bytes (this runs for every WORK_* packet). */
-  #ownedJob(handle: Buffer): Job | undefined {
+  /**
+   * The job a worker names by handle (bytes `start`…`stop` of `buf`), read straight from the bytes (this runs
+   * for every WORK_* packet).
+   */
+  #ownedJob(buf: Buffer, start: number, stop: number): Job | undefined {
     // one trailing NUL is tolerated (gearmand's own WORK_FAIL quirk, echoed by some workers)
-    const end = handle.length > 0 && handle[handle.length - 1] === 0 ? handle.length - 1 : handle.length
-    const start = this.#server.handleStart
-    const from = start.length
-    if (end <= from || handle.compare(start, 0, from, 0, from) !== 0) return undefined
+    const end = stop > start && buf[stop - 1] === 0 ? stop - 1 : stop
+    const prefix = this.#server.handleStart
+    const from = start + prefix.length
+    if (end <= from || !bytesAt(buf, start, prefix)) return undefined
     // the id: ASCII digits, no leading zero (as the engine writes it)
-    if (handle[from] === 0x30 && end - from > 1) return undefined
+    if (buf[from] === 0x30 && end - from > 1) return undefined
     let id = 0
     for (let i = from; i < end; i++) {
-      const digit = (handle[i] as number) - 0x30
+      const digit = (buf[i] as number) - 0x30
       if (digit < 0 || digit > 9) return undefined
       id = id * 10 + digit
     }
     return Number.isSafeInteger(id) ? this.#server.engine.jobById(id) : undefined
+  }
+
+  /** Whether a result of `job` goes only into replies to TCP clients (no listener, cache or in-process client keeps it). */
+  #onlyWrittenOut(job: Job): boolean {
+    const engine = this.#server.engine
+    if (engine.observer !== null || engine.resultCache !== null) return false
+    const clients = job.clients
+    if (clients !== null) for (const client of clients) if (!(client instanceof Connection)) return false
+    return true
   }
 
   #jobNotFound(type: number): void {
@@ -422,50 +496,85 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#send(encodeError(reply.code, reply.text))
   }
 
+  /** Some reply waits for a store write: what follows it waits too. */
+  get #holding(): boolean {
+    return this.#heldHead < this.#held.length
+  }
+
   #send(bytes: Buffer): void {
-    if (this.#heldHead < this.#held.length) this.#held.push({ bytes })
+    if (this.#holding) this.#held.push({ bytes })
     else this.#write(bytes)
   }
 
   #write(bytes: Buffer): void {
     if (this.#closed) return
-    this.#out.push(bytes)
-    if (!this.#flushQueued) {
+    this.#out.bytes(bytes)
+    this.#queueWrite()
+  }
+
+  #sendEmpty(type: typeof PACKET.NOOP | typeof PACKET.NO_JOB): void {
+    if (this.#closed) return
+    if (this.#holding) return this.#send(type === PACKET.NOOP ? encodeNoop() : encodeNoJob())
+    this.#out.empty(type)
+    this.#queueWrite()
+  }
+
+  #queueWrite(): void {
+    if (!this.#writeQueued) {
       // one write per event-loop turn: replies caused by every packet read in this turn (from any
       // connection) go out together
-      this.#flushQueued = true
-      setImmediate(this.#flushSoon)
+      this.#writeQueued = true
+      this.#server.scheduleWrite(this)
     }
   }
 
-  readonly #flushSoon = (): void => {
-    this.#flush()
-  }
-
-  #flush(): void {
-    this.#flushQueued = false
+  /** Writes what is queued, as one write when it can. */
+  writeOut(): void {
+    this.#writeQueued = false
     const out = this.#out
-    if (out.length === 0 || this.#closed) return
-    this.#out = []
+    if (!out.pending || this.#closed) return
     const socket = this.#socket
     if (socket.writableLength > this.#server.maxOutputBytes) {
       // a peer that does not read its replies cannot make the server buffer without bound
+      out.abandon()
       socket.destroy()
       return
     }
-    socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out))
+    const chunks = out.take()
+    if (chunks.length === 1) socket.write(chunks[0] as Buffer)
+    else {
+      socket.cork()
+      for (const chunk of chunks) socket.write(chunk)
+      socket.uncork()
+    }
+    // nothing left in the socket's queue: the kernel has the bytes and the buffer can be reused
+    if (socket.writableLength === 0) out.recycle()
+    else out.abandon()
   }
 
   #teardown(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#out = []
+    this.#out.abandon()
     const engine = this.#server.engine
     for (const job of this.#waiting) engine.detach(job, this)
     this.#waiting.clear()
     if (this.#worker !== null) engine.removeWorker(this.#worker)
     this.#server.closed(this)
   }
+}
+
+/** Argument `k` of the frame as a copy: it outlives the socket chunk it arrived in. */
+function copyArg(frame: Frame, k: number): Buffer {
+  const start = frame.start(k)
+  const end = frame.end(k)
+  const copy = Buffer.allocUnsafe(end - start)
+  copy.set(frame.buf.subarray(start, end))
+  return copy
+}
+
+function plainSpec(priority: PriorityLevel, background: boolean): SubmitSpec {
+  return { priority, background, dueAt: 0, timeout: 0, reducer: '' }
 }
 
 function toUint32(field: Buffer): number {

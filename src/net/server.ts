@@ -17,7 +17,12 @@ import {
 import { DEFAULT_MAX_PACKET_SIZE } from '../protocol/limits.js'
 import { kEngine } from '../symbols.js'
 import { VERSION } from '../version.js'
+import { BufferPool } from './buffer-pool.js'
 import { Connection, type ServerSide } from './connection.js'
+
+/** Output buffers: 16 KiB each (a busy peer's replies for one event-loop turn), up to 64 spares. */
+const OUTPUT_BUFFER_BYTES = 16 * 1024
+const SPARE_OUTPUT_BUFFERS = 64
 
 export interface GearmanServerOptions {
   /** Default 4730 (Gearman's port); 0 picks a free one. */
@@ -68,6 +73,8 @@ export class GearmanServer {
   readonly #server: Server
   readonly #connections = new Set<Connection>()
   readonly #side: ServerSide
+  /** Connections with replies to write at the end of this event-loop turn. */
+  #writers: Connection[] = []
   #nextId = 1
   #closing: Promise<void> | null = null
 
@@ -89,6 +96,10 @@ export class GearmanServer {
       handleStart: Buffer.from(engine.handleStart, 'utf8'),
       maxPacketSize: this.#options.maxPacketSize,
       maxOutputBytes: this.#options.maxOutputBytes,
+      buffers: new BufferPool(OUTPUT_BUFFER_BYTES, SPARE_OUTPUT_BUFFERS),
+      scheduleWrite: (connection) => {
+        if (this.#writers.push(connection) === 1) setImmediate(this.#writeAll)
+      },
       admin: (line) => this.#admin(line),
       closed: (connection) => {
         this.#connections.delete(connection)
@@ -98,6 +109,12 @@ export class GearmanServer {
       this.#accept(socket)
     })
     this.#server.maxConnections = this.#options.maxConnections
+  }
+
+  readonly #writeAll = (): void => {
+    const writers = this.#writers
+    this.#writers = []
+    for (const connection of writers) connection.writeOut()
   }
 
   /** Open connections. */

@@ -11,6 +11,8 @@
  *   so a peer that declares a large size and sends nothing costs no allocation.
  * - Arguments are split at the first N−1 NULs inside the declared size; the last one is the rest. Fewer NULs
  *   is fatal (`bad-arguments`).
+ * - A sink with `onFrame` is offered each packet first as a reused Frame (argument offsets into the input, no
+ *   views or objects made); what it declines is delivered to `onPacket` as usual.
  * - Packets with the other side's magic (`unexpected-magic`) or of a type the receiving side does not accept
  *   (`unexpected-command`) are skipped whole, without buffering, and reported once fully skipped; the stream
  *   stays in sync and `err.closeConnection` is `false` (gearmand answers ERROR and keeps the connection).
@@ -22,11 +24,18 @@
  * not call `push()`. If a callback throws, the exception propagates and the decoder stops.
  */
 import { InvalidArgumentError, ProtocolError, type ProtocolErrorKind } from '../errors.js'
+import { readUint32 } from './bytes.js'
+import { Frame } from './frame.js'
 import { DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_PACKET_SIZE } from './limits.js'
 import { HEADER_SIZE, MAGIC_CODE, type Magic, type Packet, type PacketInfo, packetInfo, packetName } from './packets.js'
 
 /** Receives what the decoder finds, in stream order. */
 export interface DecoderSink {
+  /**
+   * Optional fast path: the same packet as a Frame (offsets into the input, no views made). Return true when
+   * handled; on false the decoder builds the `Packet` and calls `onPacket`.
+   */
+  onFrame?(frame: Frame): boolean
   /** A complete, well-formed packet of an accepted type and magic. */
   onPacket(packet: Packet): void
   /** A text (admin) line, without its `\n` and without one `\r` before it. */
@@ -88,6 +97,8 @@ export class Decoder {
   /** Pieces of a packet payload or text line that spans chunks. */
   #parts: Buffer[] = []
   #partsLength = 0
+  /** Reused for every packet. */
+  readonly #frame = new Frame()
 
   constructor(sink: DecoderSink, options: DecoderOptions = {}) {
     this.#sink = sink
@@ -177,7 +188,8 @@ export class Decoder {
           }
           this.#hold(chunk.subarray(i, i + need))
           i += need
-          this.#packet(this.#takeParts())
+          const payload = this.#takeParts()
+          this.#packet(payload, 0, payload.length)
           break
         }
         case SKIP: {
@@ -211,9 +223,9 @@ export class Decoder {
 
   /** Check a complete header at `at`; on success set up the packet, else report and stop. */
   #readHeader(buf: Buffer, at: number): boolean {
-    const magic = buf.readUInt32BE(at)
-    const type = buf.readUInt32BE(at + 4)
-    const size = buf.readUInt32BE(at + 8)
+    const magic = readUint32(buf, at)
+    const type = readUint32(buf, at + 4)
+    const size = readUint32(buf, at + 8)
     const offset = this.#start
     if (magic !== MAGIC_CODE.REQ && magic !== MAGIC_CODE.RES) {
       return this.#fail('bad-magic', `bad magic 0x${magic.toString(16).padStart(8, '0')} (expected \\0REQ or \\0RES) at offset ${offset}`, type)
@@ -252,7 +264,7 @@ export class Decoder {
     }
     if (n - i >= size) {
       this.#state = IDLE
-      this.#packet(chunk.subarray(i, i + size))
+      this.#packet(chunk, i, i + size)
       return i + size
     }
     this.#state = PAYLOAD
@@ -260,24 +272,27 @@ export class Decoder {
     return n
   }
 
-  /** Split `payload` into the packet's arguments and deliver it. */
-  #packet(payload: Buffer): void {
+  /** Split the payload, bytes `start` to `end` of `buf`, into the packet's arguments and deliver it. */
+  #packet(buf: Buffer, start: number, end: number): void {
     const info = this.#info as PacketInfo
     const count = info.args
-    const args = new Array<Buffer>(count)
-    let from = 0
-    for (let k = 0; k < count - 1; k++) {
-      const nul = payload.indexOf(0, from)
-      if (nul === -1) {
-        this.#fail('bad-arguments', `${info.name} needs ${count} arguments (${count - 1} NUL separators) but has ${k + 1} at offset ${this.#start}`, info.code)
+    const frame = this.#frame
+    frame.reset(this.#magic, info.code, count, buf, start, end)
+    let from = start
+    for (let k = 1; k < count; k++) {
+      const nul = buf.indexOf(0, from)
+      if (nul === -1 || nul >= end) {
+        this.#fail('bad-arguments', `${info.name} needs ${count} arguments (${count - 1} NUL separators) but has ${k} at offset ${this.#start}`, info.code)
         return
       }
-      args[k] = payload.subarray(from, nul)
       from = nul + 1
+      frame.setStart(k, from)
     }
-    if (count > 0) args[count - 1] = from === 0 ? payload : payload.subarray(from)
     this.#state = IDLE
-    this.#sink.onPacket({ magic: this.#magic, type: info.code, args } as unknown as Packet)
+    const sink = this.#sink
+    if (sink.onFrame?.(frame) !== true) sink.onPacket(frame.toPacket())
+    // do not keep the input alive through the frame
+    frame.buf = EMPTY
   }
 
   #refuse(): void {

@@ -6,7 +6,7 @@
  * an ERROR packet (or, where gearmand hits an internal error, with nothing) and keeps the connection.
  */
 import { WIRE_ERRORS, type WireError } from './error-replies.js'
-import { PACKET, type Packet } from './packets.js'
+import { MAX_PACKET_TYPE, PACKET, type Packet } from './packets.js'
 
 /** A unique (and a reduce job's reducer) may have at most 64 bytes; 65 → `ARGUMENT_TOO_LARGE`. */
 export const MAX_UNIQUE_BYTES = 64
@@ -41,7 +41,7 @@ interface Rule {
 }
 
 const unique: Rule = { arg: 1, max: MAX_UNIQUE_BYTES, reply: WIRE_ERRORS.UNIQUE_TOO_LARGE, what: 'unique' }
-const rules = new Map<number, readonly Rule[]>([
+const byType = new Map<number, readonly Rule[]>([
   [PACKET.SUBMIT_JOB, [unique]],
   [PACKET.SUBMIT_JOB_BG, [unique]],
   [PACKET.SUBMIT_JOB_HIGH, [unique]],
@@ -56,6 +56,8 @@ const rules = new Map<number, readonly Rule[]>([
   [PACKET.GET_STATUS_UNIQUE, [{ arg: 0, max: MAX_UNIQUE_BYTES - 1, reply: null, what: 'unique' }]],
   [PACKET.CAN_DO_TIMEOUT, [{ arg: 1, max: MAX_TIMEOUT_DIGITS, reply: null, what: 'timeout' }]],
 ])
+/** The rules indexed by packet type (this runs for every request). */
+const rules: readonly (readonly Rule[] | undefined)[] = Array.from({ length: MAX_PACKET_TYPE + 1 }, (_, type) => byType.get(type))
 
 /**
  * Check a decoded request against gearmand's size limits; `null` when it passes.
@@ -71,7 +73,7 @@ const rules = new Map<number, readonly Rule[]>([
  * if (bad) { if (bad.reply) send(encodeError(bad.reply.code, bad.reply.text)); return }
  */
 export function checkRequestLimits(packet: Packet): LimitViolation | null {
-  const list = rules.get(packet.type)
+  const list = rules[packet.type]
   if (list === undefined) return null
   const args: readonly Buffer[] = packet.args
   for (const rule of list) {

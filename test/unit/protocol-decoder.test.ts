@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { Decoder } from '../../src/protocol/decoder.js'
 import { type Arg, encodePacket, encodePacketChunks } from '../../src/protocol/encoder.js'
+import type { Frame } from '../../src/protocol/frame.js'
 import { PACKET, PACKETS, type Magic, type Packet, type PacketType } from '../../src/protocol/packets.js'
 import { type DecodeEvent, decodeChunks, limits, modes, raw, Recorder, RES, splitAt } from './protocol-helpers.js'
 
@@ -191,5 +192,31 @@ test('property: the chunk-list encoder produces the same bytes as the one-buffer
       const chunks = encodePacketChunks(p.magic, p.type, p.args as readonly Arg[] as never, threshold)
       assert.deepEqual(Buffer.concat(chunks), encode(p))
     }),
+  )
+})
+
+/** Takes packets of odd type codes as frames (recording their arguments by offset); the rest as packets. */
+class FrameRecorder extends Recorder {
+  onFrame(frame: Frame): boolean {
+    if (frame.type % 2 === 0) return false
+    const args = Array.from({ length: frame.count }, (_, k) => Buffer.from(frame.buf.subarray(frame.start(k), frame.end(k))))
+    assert.deepEqual(args, Array.from({ length: frame.count }, (_, k) => frame.arg(k)))
+    assert.deepEqual(args.map((a) => a.length), Array.from({ length: frame.count }, (_, k) => frame.length(k)))
+    this.onPacket({ magic: frame.magic, type: frame.type, args } as unknown as Packet)
+    return true
+  }
+}
+
+test('property: a sink taking packets as frames sees the same arguments as one taking packets', limits, () => {
+  fc.assert(
+    fc.property(fc.array(itemArb, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 20 }), (items, cuts) => {
+      const bytes = Buffer.concat(items.map((i) => i.wire))
+      const recorder = new FrameRecorder()
+      const decoder = new Decoder(recorder, { expect: 'any' })
+      for (const chunk of splitAt(bytes, cuts)) decoder.push(chunk)
+      decoder.end()
+      assert.deepEqual(recorder.events, items.map((i) => i.event))
+    }),
+    { numRuns: 300 },
   )
 })
