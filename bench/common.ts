@@ -64,3 +64,10 @@ export function runNode(script: string, args: readonly string[]): Promise<string
 export function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`check failed: ${what}`)
 }
+
+/** The integer value of command-line flag `--flag` (given as `text`), at least `min`; anything else fails the run. */
+export function intFlag(flag: string, text: string, min: number): number {
+  const n = Number(text)
+  check(Number.isSafeInteger(n) && n >= min, `--${flag}=${text}: expected an integer ≥ ${min}`)
+  return n
+}

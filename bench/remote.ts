@@ -17,7 +17,7 @@ import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { connect, type RemoteGearbox } from '../src/index.js'
-import { check, now, siSpread, spread } from './common.js'
+import { check, intFlag, now, siSpread, spread } from './common.js'
 import { ClientPeer, isPayload, JobSource, payloadIndex, Watch, WorkerPeer, writePayload } from './loadgen/peers.js'
 import { gearmandVersion, startServer } from './loadgen/servers.js'
 
@@ -200,11 +200,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       only: { type: 'string' },
     },
   })
-  const int = (flag: string, text: string, min: number): number => {
-    const n = Number(text)
-    check(Number.isSafeInteger(n) && n >= min, `--${flag}=${text}: expected an integer ≥ ${min}`)
-    return n
-  }
+  const int = intFlag
   const cfg: Config = {
     rounds: int('rounds', values.rounds, 1),
     jobs: int('jobs', values.jobs, 1),

@@ -20,7 +20,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { check, now, si, siSpread, spread } from './common.js'
+import { check, intFlag, now, si, siSpread, spread } from './common.js'
 import { adminStatus, ClientPeer, isPayload, payloadIndex, Watch, WorkerPeer } from './loadgen/peers.js'
 import { checkInstalled, type CpuTimes, cpuTimesOf, freePort, GEARBOX_MAIN, GEARMAND, gearmandVersion, HOST, sleep } from './loadgen/servers.js'
 
@@ -209,11 +209,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       timeout: { type: 'string', default: '120' },
     },
   })
-  const int = (flag: string, text: string, min: number): number => {
-    const n = Number(text)
-    check(Number.isSafeInteger(n) && n >= min, `--${flag}=${text}: expected an integer ≥ ${min}`)
-    return n
-  }
+  const int = intFlag
   const cfg: Config = {
     rounds: int('rounds', values.rounds, 1),
     jobs: int('jobs', values.jobs, 1),

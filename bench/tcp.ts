@@ -21,7 +21,7 @@
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { check, now, si, siSpread, spread, type Spread } from './common.js'
+import { check, intFlag, now, si, siSpread, spread, type Spread } from './common.js'
 import { adminStatus, ClientPeer, type FunctionStatus, isPayload, JobSource, payloadIndex, Watch, WorkerPeer } from './loadgen/peers.js'
 import { checkInstalled, type CpuTimes, gearmandVersion, SERVERS, type ServerName, type ServerProcess, sleep, startServer } from './loadgen/servers.js'
 
@@ -284,11 +284,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       'node-arg': { type: 'string', multiple: true, default: [] },
     },
   })
-  const int = (flag: string, text: string, min: number): number => {
-    const n = Number(text)
-    check(Number.isSafeInteger(n) && n >= min, `--${flag}=${text}: expected an integer ≥ ${min}`)
-    return n
-  }
+  const int = intFlag
   const only = values.only
   check(only === undefined || (SERVERS as readonly string[]).includes(only), `--only=${only ?? ''}: expected gearbox or gearmand`)
   const cfg: Config = {
