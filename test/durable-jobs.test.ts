@@ -201,6 +201,24 @@ for (const kind of STORE_KINDS) {
     assert.deepEqual([rowsSeen, store.load().length], [[1, 1], 0])
   })
 
+  test(`${kind.name}: a job whose worker is lost during a graceful close keeps its row and runs after the restart`, limits, async (t) => {
+    const { store, reopen } = kind.open(t)
+    const broker = open(t, store)
+    const started = deferred()
+    const crash = deferred<never>()
+    broker.worker().register('doomed', () => {
+      started.resolve()
+      return crash.promise
+    })
+    const handle = await broker.client().submitBackground('doomed', 'x')
+    await started.promise
+    const closed = broker.close({ timeout: 60_000 })
+    crash.reject(new WorkerLostError('the worker went away while the broker was closing'))
+    await closed
+    const again = open(t, reopen())
+    assert.deepEqual((await again.admin.showJobs()).map((j) => j.handle), [handle])
+  })
+
   test(`${kind.name}: close keeps queued jobs and jobs cut off while running; a job that finishes during a graceful close leaves`, limits, async (t) => {
     const { store, reopen } = kind.open(t)
     const broker = open(t, store)
