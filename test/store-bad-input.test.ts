@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
+import { once } from 'node:events'
+import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
@@ -268,4 +270,18 @@ test('over TCP: replies the fast path writes (JOB_CREATED of a foreground job, J
   await peer.expect('JOB_CREATED', ['H:t:2'])
   await peer.expect('JOB_ASSIGN_UNIQ', ['H:t:2', 'g', '', 'fg'])
   await peer.expect('WORK_COMPLETE', ['H:t:2', 'done'])
+})
+
+test('over TCP: a client that half-closes right after a background submit still gets its JOB_CREATED (held behind the write)', limits, async (t) => {
+  const { port, broker } = await startServer(t, { broker: { store: memoryStore() } })
+  const socket = createConnection({ host: '127.0.0.1', port })
+  t.after(() => socket.destroy())
+  await once(socket, 'connect')
+  const received: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => received.push(chunk))
+  // the packet and the FIN in one write: the server reads both in one turn, before the store write
+  socket.end(encodePacket('REQ', PACKETS.SUBMIT_JOB_BG.code, ['f', '', 'a'] as never))
+  await once(socket, 'close')
+  assert.deepEqual(Buffer.concat(received), encodePacket('RES', PACKETS.JOB_CREATED.code, ['H:t:1'] as never))
+  assert.equal(broker.size, 1)
 })

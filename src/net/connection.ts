@@ -84,6 +84,8 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
    */
   #held: { bytes: Buffer | null }[] = []
   #heldHead = 0
+  /** end() was asked for while replies were held: it happens once they are written. */
+  #endWhenReleased = false
   #writeQueued = false
   #closed = false
 
@@ -98,9 +100,9 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       this.#decoder.push(chunk)
     })
     socket.on('end', () => {
+      // the peer is done sending (FIN): answer what it sent, including replies still held behind a store write
       this.#decoder.end()
-      this.writeOut()
-      socket.end()
+      this.end()
     })
     socket.on('close', () => {
       this.#teardown()
@@ -125,8 +127,12 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#socket.destroy()
   }
 
-  /** Ends the connection after what is queued has been written. */
+  /** Ends the connection after what is queued has been written (once held replies are released, if any). */
   end(): void {
+    if (this.#holding) {
+      this.#endWhenReleased = true
+      return
+    }
     this.writeOut()
     this.#socket.end()
   }
@@ -392,6 +398,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
       if (this.#heldHead === held.length) {
         this.#held = []
         this.#heldHead = 0
+        if (this.#endWhenReleased) this.end()
       }
     })
   }

@@ -105,7 +105,8 @@ export class GearmanServer {
         this.#connections.delete(connection)
       },
     }
-    this.#server = createServer({ noDelay: true }, (socket) => {
+    // half-open: a peer's FIN ends our side only once its replies are out (see Connection.end)
+    this.#server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       this.#accept(socket)
     })
     this.#server.maxConnections = this.#options.maxConnections
