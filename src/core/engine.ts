@@ -263,7 +263,7 @@ export class Engine {
    * StoreError if that last write failed (its removals are lost: those jobs run again at the next start).
    */
   closeStore(): void {
-    const error = this.#journal?.flush() ?? null
+    const error = this.#journal?.close() ?? null
     this.#options.store?.close()
     if (error !== null) throw error
   }
@@ -524,7 +524,7 @@ export class Engine {
   /** Every live job: running, then queued by function (high lane first), then scheduled. */
   liveJobs(): Job[] {
     const out: Job[] = []
-    for (const job of this.#jobs.values()) if (job.state === 'running') out.push(job)
+    for (const job of this.#jobs.values()) if (job.state === 'running' || job.state === 'pending') out.push(job)
     for (const fn of this.#functions.values()) for (const job of fn.lanes.jobs()) out.push(job)
     out.push(...this.#schedule.jobs())
     return out
@@ -799,7 +799,13 @@ export class Engine {
     job.hasStatus = false
     this.observer?.jobRetried(job, this.handleOf(job), cause)
     if (this.#closed) {
-      this.#failJob(job, new BrokerClosedError('broker closed before the job could be retried'))
+      // not a final outcome: a stored job keeps its row and runs again after the next start
+      this.#keepRows = true
+      try {
+        this.#failJob(job, new BrokerClosedError('broker closed before the job could be retried'))
+      } finally {
+        this.#keepRows = false
+      }
       return
     }
     this.#enqueue(job, true)
