@@ -11,7 +11,7 @@ import Database from 'better-sqlite3'
 import { Broker, type JobStore, memoryStore, sqliteStore, StoreError } from '../src/index.js'
 import { encodePacket } from '../src/protocol/encoder.js'
 import { PACKETS } from '../src/protocol/packets.js'
-import { startServer } from './tcp-peer.js'
+import { startServer, waitUntil } from './tcp-peer.js'
 import { tempDir } from './store-setup.js'
 
 const limits = { timeout: 15_000 }
@@ -143,6 +143,7 @@ test('a removal that fails is written with the next write (the job may run again
   await broker.idle()
   assert.equal(store.load().length, 1, 'the row stays while the store fails')
   control.failing = false
+  await waitUntil(() => store.load().length === 0, 'the removal is tried again with nothing else happening', 5_000)
   await client.submitBackground('g', 'second')
   assert.deepEqual(
     store.load().map((j) => j.functionName),

@@ -15,6 +15,8 @@ export interface JournalOwner {
  * Removals alone wait this long for company: nobody waits on them, and one write per worker round trip would
  * cost more than the job. A crash loses at most this much of them (those jobs run again after the restart).
  */
+/** After a failed write, removals are tried again this much later. */
+const REMOVAL_RETRY_MS = 1_000
 const REMOVAL_DELAY_MS = 10
 
 /**
@@ -32,6 +34,9 @@ export class Journal {
   #waiters: { job: Job; done: DurableCallback }[] = []
   #soon = false
   #later: NodeJS.Timeout | null = null
+  /** Removals refused by the store are tried again (not counted as busy: a failing store must not hold idle()). */
+  #retry: NodeJS.Timeout | null = null
+  #closed = false
   readonly #flushSoon = (): void => {
     // a failure has been handed to the submitters it concerns; refused removals wait for the next write
     this.flush()
@@ -72,12 +77,22 @@ export class Journal {
     this.#waiters.push({ job, done })
   }
 
+  /** The last write, before the store closes: nothing is retried after it. Returns the store's error, if any. */
+  close(): StoreError | null {
+    this.#closed = true
+    return this.flush()
+  }
+
   /** Writes what is gathered now; returns the store's error, if any. Removals refused are kept for the next write. */
   flush(): StoreError | null {
     this.#soon = false
     if (this.#later !== null) {
       clearTimeout(this.#later)
       this.#later = null
+    }
+    if (this.#retry !== null) {
+      clearTimeout(this.#retry)
+      this.#retry = null
     }
     const batch = this.#adds
     const removes = this.#removes
@@ -92,6 +107,8 @@ export class Journal {
     } catch (err) {
       error = err instanceof StoreError ? err : new StoreError('write', `job store write failed: ${String(err)}`, { cause: err })
       this.#removes = removes.concat(this.#removes)
+      // the removals are tried again even if nothing else comes (unref'd: it never keeps the process alive)
+      if (this.#removes.length > 0 && !this.#closed) this.#retry ??= setTimeout(this.#flushSoon, REMOVAL_RETRY_MS).unref()
     }
     if (error === null) this.#owner.written(jobs)
     else this.#owner.refused(jobs, error)

@@ -369,8 +369,13 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     }
     if (this.#closed) return
     if (engine.awaitsDurability(job)) {
-      if (!spec.background) this.#waiting.add(job)
-      return this.#createdWhenDurable(job, engine.handleOf(job), spec.background)
+      this.#createdWhenDurable(job, engine.handleOf(job), spec.background)
+      if (!spec.background) {
+        this.#waiting.add(job)
+        // a late joiner gets the latest status, right after its (held) JOB_CREATED
+        if (job.hasStatus) this.#send(encodeWorkStatus(engine.handleOf(job), job.numerator, job.denominator))
+      }
+      return
     }
     if (this.#holding) this.#send(encodeJobCreated(engine.handleOf(job)))
     else {
@@ -392,7 +397,7 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     const slot: { bytes: Buffer | null } = { bytes: null }
     this.#held.push(slot)
     this.#server.engine.whenDurable(job, (error) => {
-      slot.bytes = error === null || !background ? encodeJobCreated(handle) : encodeError('QUEUE_ERROR', error.message)
+      slot.bytes = error === null || !background ? encodeJobCreated(handle) : encodeError('QUEUE_ERROR', 'the job could not be stored')
       const held = this.#held
       for (let next = held[this.#heldHead]; next?.bytes != null; next = held[++this.#heldHead]) this.#write(next.bytes)
       if (this.#heldHead === held.length) {

@@ -20,7 +20,7 @@ export class Frame {
   /** End of the payload in `buf`. */
   #end = 0
   /** Where argument k starts in `buf`. */
-  readonly #starts = new Int32Array(MAX_ARGS)
+  readonly #starts = new Uint32Array(MAX_ARGS)
 
   /** Start of argument `k` in `buf`. */
   start(k: number): number {
