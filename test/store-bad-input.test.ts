@@ -63,7 +63,7 @@ test('a file that is not a database, or a gearbox store with damaged pages: kind
   const damaged = join(dir, 'damaged.db')
   const store = sqliteStore(damaged)
   store.write(
-    Array.from({ length: 200 }, (_, i) => ({ id: i + 1, functionName: 'f', unique: '', data: Buffer.alloc(1000, i), priority: 1 as const, dueAt: 0, timeout: 0 })),
+    Array.from({ length: 200 }, (_, i) => ({ id: i + 1, functionName: 'f', unique: '', data: Buffer.alloc(1000, i), priority: 1 as const, dueAt: 0, timeout: 0, reducer: '' })),
     [],
   )
   store.close()
@@ -100,7 +100,7 @@ test('a store file already open in another broker: kind `open` (the same jobs ar
   t.after(() => {
     first.close()
   })
-  first.write([{ id: 1, functionName: 'f', unique: '', data: Buffer.from('x'), priority: 1, dueAt: 0, timeout: 0 }], [])
+  first.write([{ id: 1, functionName: 'f', unique: '', data: Buffer.from('x'), priority: 1, dueAt: 0, timeout: 0, reducer: '' }], [])
   assert.throws(() => sqliteStore(path), storeKind('open'))
   assert.equal(first.load().length, 1, 'the first one carries on')
 })

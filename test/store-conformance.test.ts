@@ -8,7 +8,7 @@ import { STORE_KINDS } from './store-setup.js'
 const limits = { timeout: 10_000 }
 
 function job(id: number, overrides: Partial<StoredJob> = {}): StoredJob {
-  return { id, functionName: 'fn', unique: '', data: Buffer.from(`payload ${id}`), priority: 1, dueAt: 0, timeout: 0, ...overrides }
+  return { id, functionName: 'fn', unique: '', data: Buffer.from(`payload ${id}`), priority: 1, dueAt: 0, timeout: 0, reducer: '', ...overrides }
 }
 
 /** A loaded job as plain values (data as a Buffer), for deepEqual against what was written. */
@@ -26,7 +26,7 @@ for (const kind of STORE_KINDS) {
     const { store } = kind.open(t)
     const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
     const jobs = [
-      job(7, { functionName: 'resize', unique: 'k1', priority: 0, dueAt: 1_900_000_000_000, timeout: 2_500 }),
+      job(7, { functionName: 'resize', unique: 'k1', priority: 0, dueAt: 1_900_000_000_000, timeout: 2_500, reducer: 'merge' }),
       job(3, { unique: '-', data: everyByte, priority: 2 }),
       job(5, { functionName: 'ünïcödé', unique: 'ключ', data: Buffer.alloc(0) }),
     ]

@@ -244,7 +244,7 @@ export class Engine {
     for (const s of jobs) {
       const fn = this.#functions.get(s.functionName) ?? this.#createFunction(s.functionName)
       const key = uniqueKeyOf(s.unique, s.data)
-      const job = new Job(s.id, fn, s.unique, key, s.data, s.priority, true, s.dueAt, s.timeout, '', null)
+      const job = new Job(s.id, fn, s.unique, key, s.data, s.priority, true, s.dueAt, s.timeout, s.reducer, null)
       job.stored = true
       this.#jobs.set(job.id, job)
       if (key !== null && !fn.uniques.has(key)) fn.uniques.set(key, job)

@@ -118,5 +118,5 @@ export class Journal {
 }
 
 function toStored(job: Job): StoredJob {
-  return { id: job.id, functionName: job.fn.name, unique: job.unique, data: job.data, priority: job.priority, dueAt: job.dueAt, timeout: job.timeout }
+  return { id: job.id, functionName: job.fn.name, unique: job.unique, data: job.data, priority: job.priority, dueAt: job.dueAt, timeout: job.timeout, reducer: job.reducer }
 }

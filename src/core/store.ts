@@ -13,6 +13,8 @@ export interface StoredJob {
   readonly dueAt: number
   /** Per-attempt limit, ms; 0 = none. */
   readonly timeout: number
+  /** The reducer of a SUBMIT_REDUCE_JOB_BACKGROUND job ('' for none). */
+  readonly reducer: string
 }
 
 /**

@@ -34,7 +34,8 @@ const SCHEMA = `CREATE TABLE gearbox_jobs (
   priority INTEGER NOT NULL,
   data BLOB NOT NULL,
   due_at INTEGER NOT NULL,
-  timeout INTEGER NOT NULL
+  timeout INTEGER NOT NULL,
+  reducer TEXT NOT NULL
 ) STRICT`
 
 interface Row {
@@ -45,6 +46,7 @@ interface Row {
   data: unknown
   due_at: unknown
   timeout: unknown
+  reducer: unknown
 }
 
 /**
@@ -117,14 +119,14 @@ class SqliteStore implements JobStore {
     this.#path = path
     this.#fsyncEachCommit = fsyncEachCommit
     try {
-      this.#insert = db.prepare('INSERT INTO gearbox_jobs (id, function_name, unique_key, priority, data, due_at, timeout) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.#insert = db.prepare('INSERT INTO gearbox_jobs (id, function_name, unique_key, priority, data, due_at, timeout, reducer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       this.#delete = db.prepare('DELETE FROM gearbox_jobs WHERE id = ?')
     } catch (err) {
       db.close()
       throw storeError('corrupt', `${path}: the gearbox_jobs table is damaged`, err)
     }
     this.#write = db.transaction((added: readonly StoredJob[], removed: readonly number[]) => {
-      for (const j of added) this.#insert.run(j.id, j.functionName, j.unique, j.priority, asBuffer(j.data), j.dueAt, j.timeout)
+      for (const j of added) this.#insert.run(j.id, j.functionName, j.unique, j.priority, asBuffer(j.data), j.dueAt, j.timeout, j.reducer)
       for (const id of removed) this.#delete.run(id)
     })
   }
@@ -143,7 +145,7 @@ class SqliteStore implements JobStore {
   load(): StoredJob[] {
     let rows: Row[]
     try {
-      rows = this.#db.prepare('SELECT id, function_name, unique_key, priority, data, due_at, timeout FROM gearbox_jobs ORDER BY id').all() as Row[]
+      rows = this.#db.prepare('SELECT id, function_name, unique_key, priority, data, due_at, timeout, reducer FROM gearbox_jobs ORDER BY id').all() as Row[]
     } catch (err) {
       throw storeError('corrupt', `${this.#path}: cannot read the stored jobs`, err)
     }
@@ -171,7 +173,7 @@ class SqliteStore implements JobStore {
   }
 
   #job(row: Row): StoredJob {
-    const { id, function_name: functionName, unique_key: unique, priority, data, due_at: dueAt, timeout } = row
+    const { id, function_name: functionName, unique_key: unique, priority, data, due_at: dueAt, timeout, reducer } = row
     if (
       typeof id !== 'number' ||
       typeof functionName !== 'string' ||
@@ -180,11 +182,12 @@ class SqliteStore implements JobStore {
       (priority !== 0 && priority !== 1 && priority !== 2) ||
       !(data instanceof Uint8Array) ||
       typeof dueAt !== 'number' ||
-      typeof timeout !== 'number'
+      typeof timeout !== 'number' ||
+      typeof reducer !== 'string'
     ) {
       throw new StoreError('corrupt', `${this.#path}: stored job ${String(id)} has invalid fields`)
     }
-    return { id, functionName, unique, data, priority, dueAt, timeout }
+    return { id, functionName, unique, data, priority, dueAt, timeout, reducer }
   }
 }
 
