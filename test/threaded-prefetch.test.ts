@@ -4,7 +4,7 @@
 // loses only the job it was running, not the ones waiting.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { setImmediate as dispatched } from 'node:timers/promises'
+import { setImmediate as dispatched, setTimeout as sleep } from 'node:timers/promises'
 import { InvalidArgumentError, JobCancelledError, ThreadPool } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
 import { fixture, setup } from './threaded-setup.js'
@@ -74,6 +74,41 @@ test('prefetched jobs cancelled before they start never run; their clients get t
   assert.equal((await after).toString('utf8'), 'released: attempt 1, entry 1')
   assert.equal(never.entered, 0)
   assert.deepEqual(retried, [])
+  await broker.idle()
+  assert.equal(threads.running, 0)
+})
+
+test('a cancelled job keeps its pool slot until its thread skips it, however long it waits', limits, async (t) => {
+  // no grace period and no terminate timeout: the run's deadlines pass at once while the job still waits
+  const { threads, broker } = setup(t, { maxThreads: 1, prefetch: 1, gracePeriod: 0, terminateTimeout: 0 })
+  broker.worker().register('block', threads.handler(fixture('blocking')))
+  const client = broker.client()
+  const first = new Gate()
+  const never = new Gate()
+  const last = new Gate()
+  last.open()
+
+  const blocker = client.submit('block', first.payload)
+  await first.whenEntered()
+  const victim = client.submit('block', never.payload)
+  await dispatched()
+  assert.equal(threads.running, 2)
+  const handle = victim.handle
+  assert.ok(handle !== undefined)
+  assert.equal(await broker.admin.cancelJob(handle), true)
+  await assert.rejects(victim, JobCancelledError)
+  await sleep(300)
+  // still held by the pool (waiting in its queue), so the broker hands it nothing more
+  assert.equal(threads.running, 2)
+  const after = client.submit('block', last.payload)
+  await dispatched()
+  assert.equal(threads.running, 2)
+  assert.equal((await broker.admin.status()).find((s) => s.name === 'block')?.queued, 1)
+
+  first.open()
+  assert.equal((await blocker).toString('utf8'), 'released: attempt 1, entry 1')
+  assert.equal((await after).toString('utf8'), 'released: attempt 1, entry 1')
+  assert.equal(never.entered, 0)
   await broker.idle()
   assert.equal(threads.running, 0)
 })

@@ -111,6 +111,7 @@ export class ThreadPool {
         this.#slots.markAborted(id, code)
       },
       kill: (id, reason) => this.#kill(id, reason),
+      hasThreads: () => this.#pool.threads.length > 0,
     }
     this.#pool = new Tinypool({
       filename: new URL('./thread-entry.js', import.meta.url).href,
