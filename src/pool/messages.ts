@@ -25,6 +25,11 @@ export interface ThreadTask {
   readonly data: Uint8Array
 }
 
+/** A task that runs no handler: posted only so that tinypool starts a thread (see ThreadPool's #replaceLost). */
+export interface WakeTask {
+  readonly wake: true
+}
+
 export type BuiltinEncoderName = 'raw' | 'utf8' | 'json'
 
 /** How the attempt ended inside the thread. A thread that dies produces no outcome: tinypool rejects instead. */

@@ -14,6 +14,8 @@ export interface PoolSide {
   markAborted(id: number, code: number): void
   /** Terminates the thread running task `id` (tinypool then fails the task and replaces the thread). */
   kill(id: number, reason: Error): boolean
+  /** A thread died (or was terminated) under this run. */
+  threadLost(): void
   /** Whether the pool has a thread that will reach a task still waiting in its queue. */
   hasThreads(): boolean
 }
@@ -78,6 +80,7 @@ export class TaskRun {
   readonly onDeath = (cause: unknown): void => {
     const message = this.#killed ? 'thread terminated after the grace period' : 'thread died while running the job'
     this.#settle(null, new WorkerLostError(message, 0, { cause }))
+    this.#pool.threadLost()
   }
 
   /** An update the thread posted; updates arrive in the order they were sent. */

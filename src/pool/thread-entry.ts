@@ -17,6 +17,7 @@ import {
   type ThreadTask,
   TRANSFER_MIN_BYTES,
   type UpdateMessage,
+  type WakeTask,
 } from './messages.js'
 import { ThreadJobContext } from './thread-context.js'
 import { ThreadSlots } from './thread-slots.js'
@@ -77,7 +78,8 @@ function loadHandler(key: string, module: string, exportName: string): Promise<A
 }
 
 /** tinypool calls this for every task. It resolves to an outcome; it rejects only if the thread itself breaks. */
-export default async function runTask(task: ThreadTask): Promise<unknown> {
+export default async function runTask(task: ThreadTask | WakeTask): Promise<unknown> {
+  if ('wake' in task) return null
   // a task aborted while it waited for this thread (in the pool's queue, or while the thread booted) never
   // runs: its attempt is already over on the main thread, which only waits for this answer to free its slot
   const aborted = slots.abortOf(task.id, task.aborts)

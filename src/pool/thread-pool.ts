@@ -7,7 +7,7 @@ import Tinypool from 'tinypool'
 import type { Handler, JobContext } from '../api.js'
 import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../errors.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
-import { type BuiltinEncoderName, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
+import { type BuiltinEncoderName, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage, type WakeTask } from './messages.js'
 import { type PoolSide, TaskRun } from './task-run.js'
 import { abortRingSize, ThreadSlots } from './thread-slots.js'
 
@@ -50,6 +50,8 @@ const MAX_PREFETCH = 4096
 
 let poolCount = 0
 
+const WAKE: WakeTask = { wake: true }
+
 /**
  * A tinypool of worker threads for CPU-heavy handlers. `pool.handler(moduleUrl)` gives an ordinary handler
  * to register on any worker; every function served by one pool shares its capacity, so the pool is fed at
@@ -73,6 +75,7 @@ export class ThreadPool {
   readonly #traits: ThreadedTraits
   readonly #side: PoolSide
   readonly #slots: ThreadSlots
+  readonly #maxThreads: number
   #nextId = 1
   #closing: Promise<void> | null = null
   #drained: (() => void) | null = null
@@ -84,6 +87,7 @@ export class ThreadPool {
     const gracePeriod = nonNegativeInt('gracePeriod', options.gracePeriod, 1000)
     const terminateTimeout = nonNegativeInt('terminateTimeout', options.terminateTimeout, 5000)
     const idleTimeout = options.idleTimeout === undefined ? undefined : nonNegativeInt('idleTimeout', options.idleTimeout, 0)
+    this.#maxThreads = maxThreads
     this.capacity = maxThreads * perThread
     this.prefetch = nonNegativeInt('prefetch', options.prefetch, maxThreads)
     if (this.prefetch > MAX_PREFETCH) throw new InvalidArgumentError('prefetch', `an integer from 0 to ${MAX_PREFETCH}`, this.prefetch)
@@ -112,6 +116,9 @@ export class ThreadPool {
       },
       kill: (id, reason) => this.#kill(id, reason),
       hasThreads: () => this.#pool.threads.length > 0,
+      threadLost: () => {
+        this.#replaceLost()
+      },
     }
     this.#pool = new Tinypool({
       filename: new URL('./thread-entry.js', import.meta.url).href,
@@ -182,6 +189,18 @@ export class ThreadPool {
     if (thread === undefined) return false
     thread.emit('error', reason)
     return true
+  }
+
+  /**
+   * After a thread died: tinypool replaces it only up to `minThreads`, and otherwise starts a thread only on
+   * its next run(). With jobs waiting in its queue and the broker holding the rest back (the pool is full),
+   * that run would not come until a busy thread finished: post a task that runs nothing, so it starts one.
+   */
+  #replaceLost(): void {
+    if (this.#closing !== null || this.#pool.queueSize === 0 || this.#pool.threads.length >= this.#maxThreads) return
+    this.#pool.run(WAKE).catch((err: unknown) => {
+      debug('wake task failed: %o', err)
+    })
   }
 
   async close(options: { timeout?: number | undefined } = {}): Promise<void> {
