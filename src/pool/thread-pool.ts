@@ -127,7 +127,8 @@ export class ThreadPool {
       concurrentTasksPerWorker: perThread,
       ...(idleTimeout === undefined ? {} : { idleTimeout }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-      terminateTimeout,
+      // no terminateTimeout: tinypool would reject a hung termination where nothing catches it (an unhandled
+      // rejection); gearbox gives up on a thread after terminateTimeout itself (TaskRun, close)
       workerData: { channel, slots: this.#slots.buffer, perThread, ring },
     })
     // tinypool reports a thread that fails with no task on it (e.g. while starting) as an 'error' event:
