@@ -2,15 +2,11 @@
 // attempt and keeps its thread; one that does not is terminated after the pool's grace period, and the pool
 // replaces the thread. Real clock, small limits; outcomes are asserted, never durations.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Broker, JobCancelledError, JobTimeoutError, type JobRequest, type JobUpdate } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
-import { fixture, setup } from './threaded-setup.js'
+import { fifo, fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
 
@@ -193,26 +189,15 @@ for (const stuck of ['spin', 'waitForever'] as const) {
 }
 
 test('a thread whose termination hangs (blocked in a system call) is given up after terminateTimeout; nothing crashes', limits, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gearbox-fifo-'))
-  const fifo = join(dir, 'fifo')
-  execFileSync('mkfifo', [fifo])
-  // first of the after hooks: let a thread still blocked go (open fails, ENXIO, if none is), then the pool closes
-  t.after(() => {
-    try {
-      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK))
-    } catch {
-      // no reader left
-    }
-    rmSync(dir, { recursive: true })
-  })
+  const path = fifo(t)
   const { threads, broker } = setup(t, { gracePeriod: 50, terminateTimeout: 200 })
   const worker = broker.worker()
   worker.register('stuck', threads.handler(fixture('stuck'), { export: 'inSyscall', encoder: 'json' }), { timeout: 250 })
   worker.register('echo', threads.handler(fixture('echo')))
-  const thread = await warmUp(broker, 'stuck', { stuck: 0, fifo })
+  const thread = await warmUp(broker, 'stuck', { stuck: 0, fifo: path })
 
   // attempt 1 blocks in open(2): terminating its thread hangs until the FIFO gets a writer
-  const result = await broker.client({ encoder: 'json' }).submit<Ran>('stuck', { stuck: 1, fifo })
+  const result = await broker.client({ encoder: 'json' }).submit<Ran>('stuck', { stuck: 1, fifo: path })
   assert.equal(result.attempt, 2)
   assert.notEqual(result.threadId, thread)
   // past every deadline of the hung termination: nothing may reject unhandled (that would end the process)

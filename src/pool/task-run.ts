@@ -83,6 +83,11 @@ export class TaskRun {
     this.#pool.threadLost()
   }
 
+  /** The pool closed and gave up on the threads it could not stop: no answer will come for this run. */
+  onClosed(): void {
+    this.#settle(null, new WorkerLostError('thread pool closed before the job\'s thread ended'))
+  }
+
   /** An update the thread posted; updates arrive in the order they were sent. */
   onUpdate(message: UpdateMessage): void {
     const job = this.#job

@@ -224,6 +224,8 @@ export class ThreadPool {
     }
     for (const run of this.#tasks.values()) run.abortInThread(new BrokerClosedError('thread pool closed'))
     await withDeadline(this.#pool.destroy(), this.#side.terminateTimeout)
+    // a thread that could not be terminated in time answers nothing: its runs settle now, not never
+    for (const run of [...this.#tasks.values()]) run.onClosed()
     this.#up.close()
     this.#down.close()
   }
