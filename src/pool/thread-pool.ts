@@ -7,7 +7,7 @@ import Tinypool from 'tinypool'
 import type { Handler, JobContext } from '../api.js'
 import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../errors.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
-import { type BuiltinEncoderName, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage, type WakeTask } from './messages.js'
+import { type BuiltinEncoderName, exactBytes, type ThreadAnswer, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage, type WakeTask } from './messages.js'
 import { type PoolSide, TaskRun } from './task-run.js'
 import { abortRingSize, ThreadSlots } from './thread-slots.js'
 
@@ -240,14 +240,10 @@ export class ThreadPool {
     return new Promise<Uint8Array>((resolve, reject) => {
       const run = new TaskRun(id, job, module, this.#side, resolve, reject)
       const data = job.data
-      const buffer = data.buffer
-      // a payload in a SharedArrayBuffer is shared as is, and a small one that spans its whole buffer is cloned
-      // as is; others are copied once, exactly (a clone of a view would copy its whole buffer, e.g. an 8 KiB
-      // Buffer pool slab), and large copies are moved, not cloned (moving the job's own bytes would empty them)
-      const shared = buffer instanceof SharedArrayBuffer
-      const move = !shared && data.byteLength >= TRANSFER_MIN_BYTES
-      const part = data.byteOffset !== 0 || data.byteLength !== buffer.byteLength
-      const payload = move || (part && !shared) ? new Uint8Array(data) : data
+      // a large payload is moved, not cloned; never the job's own bytes (it keeps them for retries): a copy
+      let payload = exactBytes(data)
+      const move = !(data.buffer instanceof SharedArrayBuffer) && data.byteLength >= TRANSFER_MIN_BYTES
+      if (move && payload === data) payload = new Uint8Array(data)
       const task: ThreadTask = {
         id,
         module,
@@ -263,7 +259,7 @@ export class ThreadPool {
       // no per-task AbortSignal: tinypool places a task that has one only on a thread with nothing running,
       // which costs a third of the throughput; a stuck thread is found through ThreadSlots instead
       const running = move ? this.#pool.run(task, { transferList: [payload.buffer as ArrayBuffer] }) : this.#pool.run(task)
-      ;(running as Promise<ThreadOutcome>).then(run.onOutcome, run.onDeath)
+      ;(running as Promise<ThreadAnswer>).then(run.onOutcome, run.onDeath)
     })
   }
 }
