@@ -160,10 +160,6 @@ export class ThreadPool {
     return Object.assign(run, { [kThreaded]: this.#traits })
   }
 
-  /**
-   * Stops the pool: new jobs are refused, running ones may finish within `timeout` ms (close the broker
-   * first so nothing new arrives), then the threads are terminated (each within `terminateTimeout`).
-   */
   #track(id: number, run: TaskRun | null): void {
     if (run !== null) {
       // updates may still be in flight when tinypool reports the outcome: keep the process alive for them
@@ -204,6 +200,11 @@ export class ThreadPool {
     })
   }
 
+  /**
+   * Stops the pool: new jobs are refused, running ones may finish within `timeout` ms (close the broker
+   * first so nothing new arrives), then the threads are terminated. After `terminateTimeout` ms it stops
+   * waiting for threads that have not ended: their jobs' attempts are lost (WorkerLostError).
+   */
   async close(options: { timeout?: number | undefined } = {}): Promise<void> {
     const timeout = nonNegativeInt('timeout', options.timeout, 30_000)
     this.#closing ??= this.#close(timeout)
