@@ -22,8 +22,10 @@ export interface ThreadPoolOptions {
    * Jobs the pool takes beyond `capacity`, waiting in arrival order inside the pool so that a thread that
    * finishes a job starts the next one at once, without a round trip through the broker. A job of higher
    * priority submitted later may start after at most this many jobs handed over before it, and a job's
-   * timeout counts its wait here. Default: `maxThreads` (one waiting job per thread); 0 hands the pool
-   * only what it can start; at most 4096.
+   * timeout counts its wait here (a job with a timeout shorter than the run time of the job ahead of it may
+   * time out on every attempt without running: use 0 for such functions). Default: `maxThreads` (one waiting
+   * job per thread); 0 hands the pool only what it can start; at most 4096. The bound holds per broker: one
+   * pool serves one broker.
    */
   prefetch?: number | undefined
   /** ms an idle thread above `minThreads` lives. */
@@ -76,6 +78,8 @@ export class ThreadPool {
   readonly #side: PoolSide
   readonly #slots: ThreadSlots
   readonly #maxThreads: number
+  /** The engine of the broker this pool serves (set by the first registration of one of its handlers). */
+  #engine: object | null = null
   #nextId = 1
   #closing: Promise<void> | null = null
   #drained: (() => void) | null = null
@@ -136,7 +140,15 @@ export class ThreadPool {
     this.#pool.on('error', (err: unknown) => {
       debug('thread failed outside any job: %o', err)
     })
-    this.#traits = { key: this, capacity: this.capacity + this.prefetch }
+    this.#traits = {
+      key: this,
+      capacity: this.capacity + this.prefetch,
+      // each broker would hand the pool capacity + prefetch jobs of its own: the bounds would not hold
+      bind: (engine) => {
+        this.#engine ??= engine
+        if (this.#engine !== engine) throw new InvalidArgumentError('handler', 'a handler of a ThreadPool that serves no other broker', 'a handler of a pool serving another broker')
+      },
+    }
   }
 
   /** Jobs the pool holds now: running on its threads, or (at most `prefetch`) waiting for one. */
