@@ -13,6 +13,8 @@ export interface ThreadedTraits {
   /** Identity of the shared capacity (one per pool). */
   readonly key: object
   readonly capacity: number
+  /** Called by a worker registering the handler with its broker's engine: throws if the pool serves another. */
+  readonly bind: (engine: object) => void
 }
 
 /**

@@ -3,7 +3,7 @@
 // other errors thrown in a thread end the job without retries.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { HandlerModuleError, InvalidArgumentError, JobExceptionError, JobFailedError, ThreadPool, type ThreadHandlerOptions, type ThreadPoolOptions } from '../src/index.js'
+import { Broker, HandlerModuleError, InvalidArgumentError, JobExceptionError, JobFailedError, ThreadPool, type ThreadHandlerOptions, type ThreadPoolOptions } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
 import { fixture, setup } from './threaded-setup.js'
 
@@ -127,4 +127,19 @@ test('any other error thrown in a thread fails the job with JobExceptionError: f
   })
   assert.equal(gate.entered, 1)
   assert.deepEqual(retried, [])
+})
+
+test('a pool serves one broker: registering its handler with a second broker throws InvalidArgumentError', limits, async (t) => {
+  const { threads, broker } = setup(t)
+  const other = new Broker()
+  t.after(async () => {
+    await other.close()
+  })
+  broker.worker().register('echo', threads.handler(fixture('echo')))
+  // another worker of the same broker shares the pool's slots: fine
+  broker.worker().register('echo', threads.handler(fixture('echo')))
+  assert.throws(() => {
+    other.worker().register('echo', threads.handler(fixture('echo')))
+  }, isInvalid('handler'))
+  assert.equal((await broker.client().submit('echo', 'ko')).toString('utf8'), 'ok')
 })

@@ -6,10 +6,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import { setImmediate } from 'node:timers/promises'
 import { BrokerClosedError } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
 import { track } from './helpers.js'
-import { fixture, setup } from './threaded-setup.js'
+import { fifo, fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
 
@@ -120,4 +121,21 @@ test('a process whose broker is closed at once while a thread is stuck exits onc
     console.log(JSON.stringify([outcome, threads.running]))
   `)
   assert.deepEqual(child, { code: 0, signal: null, stdout: JSON.stringify(['GEARBOX_BROKER_CLOSED', 0]), stderr: '' })
+})
+
+test('a job whose thread cannot be terminated still settles when the pool closes', limits, async (t) => {
+  const path = fifo(t)
+  const { threads, broker } = setup(t, { terminateTimeout: 200 })
+  broker.worker().register('stuck', threads.handler(fixture('stuck'), { export: 'inSyscall', encoder: 'json' }))
+  const request = broker.client({ encoder: 'json' }).submit('stuck', { stuck: 1, fifo: path })
+  // its first update: the thread is about to block in open(2), where even terminating it hangs
+  for await (const update of request.updates()) if (update.type === 'data') break
+  const outcome = track(request)
+
+  await threads.close({ timeout: 100 })
+  // the pool gave up on the thread: the attempt is lost, and its retry refused by the closed pool
+  await setImmediate()
+  assert.equal(outcome.settled, true)
+  await assert.rejects(request)
+  assert.equal(threads.running, 0)
 })

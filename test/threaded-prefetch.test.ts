@@ -4,8 +4,8 @@
 // loses only the job it was running, not the ones waiting.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { setImmediate as dispatched } from 'node:timers/promises'
-import { InvalidArgumentError, JobCancelledError, ThreadPool } from '../src/index.js'
+import { setImmediate as dispatched, setTimeout as sleep } from 'node:timers/promises'
+import { Broker, GearboxError, InvalidArgumentError, JobCancelledError, ThreadPool } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
 import { fixture, setup } from './threaded-setup.js'
 
@@ -78,6 +78,41 @@ test('prefetched jobs cancelled before they start never run; their clients get t
   assert.equal(threads.running, 0)
 })
 
+test('a cancelled job keeps its pool slot until its thread skips it, however long it waits', limits, async (t) => {
+  // no grace period and no terminate timeout: the run's deadlines pass at once while the job still waits
+  const { threads, broker } = setup(t, { maxThreads: 1, prefetch: 1, gracePeriod: 0, terminateTimeout: 0 })
+  broker.worker().register('block', threads.handler(fixture('blocking')))
+  const client = broker.client()
+  const first = new Gate()
+  const never = new Gate()
+  const last = new Gate()
+  last.open()
+
+  const blocker = client.submit('block', first.payload)
+  await first.whenEntered()
+  const victim = client.submit('block', never.payload)
+  await dispatched()
+  assert.equal(threads.running, 2)
+  const handle = victim.handle
+  assert.ok(handle !== undefined)
+  assert.equal(await broker.admin.cancelJob(handle), true)
+  await assert.rejects(victim, JobCancelledError)
+  await sleep(300)
+  // still held by the pool (waiting in its queue), so the broker hands it nothing more
+  assert.equal(threads.running, 2)
+  const after = client.submit('block', last.payload)
+  await dispatched()
+  assert.equal(threads.running, 2)
+  assert.equal((await broker.admin.status()).find((s) => s.name === 'block')?.queued, 1)
+
+  first.open()
+  assert.equal((await blocker).toString('utf8'), 'released: attempt 1, entry 1')
+  assert.equal((await after).toString('utf8'), 'released: attempt 1, entry 1')
+  assert.equal(never.entered, 0)
+  await broker.idle()
+  assert.equal(threads.running, 0)
+})
+
 test('a prefetched job that times out before it starts is retried; the timed-out attempt never runs', limits, async (t) => {
   const { threads, broker, retried } = setup(t, { maxThreads: 1, prefetch: 1 })
   const worker = broker.worker()
@@ -120,6 +155,34 @@ test('a thread that dies loses only the job it was running: the job waiting for 
   assert.equal((await waiting).toString('utf8'), 'waiting', 'the echo fixture reverses its payload')
   assert.deepEqual(await crashy, { attempt: 2 })
   assert.deepEqual(retried, [{ attempts: 1, code: 'GEARBOX_WORKER_LOST' }])
+})
+
+test('a thread that dies is replaced at once while jobs wait in the pool, even above minThreads', limits, async (t) => {
+  const threads = new ThreadPool({ maxThreads: 2, minThreads: 1, gracePeriod: 50, terminateTimeout: 2000 })
+  // one attempt: no retry, whose hand-over would make tinypool start a thread anyway
+  const broker = new Broker({ jobRetries: 1 })
+  t.after(async () => {
+    await broker.close({ graceful: false })
+    await threads.close()
+  })
+  const worker = broker.worker()
+  worker.register('block', threads.handler(fixture('blocking')))
+  worker.register('crashy', threads.handler(fixture('crashing'), { export: 'uncaught', encoder: 'json' }))
+  worker.register('echo', threads.handler(fixture('echo')))
+  const client = broker.client()
+  const gate = new Gate()
+
+  const blocker = client.submit('block', gate.payload)
+  await gate.whenEntered()
+  // the uncaught exception kills the second thread; the echo job waits in the pool's queue meanwhile
+  const crashy = broker.client({ encoder: 'json' }).submit('crashy', { crashes: 1 })
+  const waiting = client.submit('echo', 'gnitiaw')
+  await assert.rejects(crashy, (err: unknown) => err instanceof GearboxError && err.code === 'GEARBOX_WORKER_LOST')
+  // the first thread is still blocked: the echo job ran on a replacement of the dead one
+  assert.equal((await waiting).toString('utf8'), 'waiting')
+  assert.equal(gate.entered, 1)
+  gate.open()
+  assert.equal((await blocker).toString('utf8'), 'released: attempt 1, entry 1')
 })
 
 test('prefetch must be an integer from 0 to 4096', () => {

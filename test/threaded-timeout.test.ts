@@ -3,9 +3,10 @@
 // replaces the thread. Real clock, small limits; outcomes are asserted, never durations.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Broker, JobCancelledError, JobTimeoutError, type JobRequest, type JobUpdate } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
-import { fixture, setup } from './threaded-setup.js'
+import { fifo, fixture, setup } from './threaded-setup.js'
 
 const limits = { timeout: 30_000 }
 
@@ -186,3 +187,20 @@ for (const stuck of ['spin', 'waitForever'] as const) {
     assert.equal((await broker.client().submit('echo', 'next')).toString('utf8'), 'txen')
   })
 }
+
+test('a thread whose termination hangs (blocked in a system call) is given up after terminateTimeout; nothing crashes', limits, async (t) => {
+  const path = fifo(t)
+  const { threads, broker } = setup(t, { gracePeriod: 50, terminateTimeout: 200 })
+  const worker = broker.worker()
+  worker.register('stuck', threads.handler(fixture('stuck'), { export: 'inSyscall', encoder: 'json' }), { timeout: 250 })
+  worker.register('echo', threads.handler(fixture('echo')))
+  const thread = await warmUp(broker, 'stuck', { stuck: 0, fifo: path })
+
+  // attempt 1 blocks in open(2): terminating its thread hangs until the FIFO gets a writer
+  const result = await broker.client({ encoder: 'json' }).submit<Ran>('stuck', { stuck: 1, fifo: path })
+  assert.equal(result.attempt, 2)
+  assert.notEqual(result.threadId, thread)
+  // past every deadline of the hung termination: nothing may reject unhandled (that would end the process)
+  await sleep(400)
+  assert.equal((await broker.client().submit('echo', 'next')).toString('utf8'), 'txen')
+})

@@ -79,3 +79,16 @@ test('a payload on a SharedArrayBuffer is shared with the thread: each side sees
   assert.ok(whole.subarray(0, 8).equals(Buffer.alloc(8)))
   assert.ok(whole.subarray(16).equals(Buffer.alloc(16)))
 })
+
+test('a large buffer a handler keeps and returns on every call is sent back intact each time, not moved away', limits, async (t) => {
+  const { threads, broker, retried } = setup(t)
+  broker.worker().register('cached', threads.handler(fixture('big'), { export: 'cached' }))
+  const client = broker.client()
+  for (let i = 0; i < 3; i++) {
+    const result = await client.submit('cached', '')
+    assert.equal(result.byteLength, 100_000)
+    assert.ok(result.every((byte) => byte === 7))
+  }
+  // on one thread throughout: none of them lost its thread and was retried on a fresh one
+  assert.deepEqual(retried, [])
+})

@@ -70,6 +70,7 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
     const concurrency = limitOption('concurrency', options.concurrency, threaded?.capacity ?? 1)
     if (this.#names.has(name)) throw new InvalidArgumentError('name', `a function not yet registered on worker "${this.id}"`, name)
     if (this.#closing !== null) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
+    threaded?.bind(this.#engine)
     const group = threaded === undefined ? null : this.#engine.slotGroup(threaded.key, threaded.capacity)
     // a threaded handler encodes inside its thread: bytes pass through here untouched
     const encoder = threaded === undefined ? this.#encoder : (rawEncoder as Encoder<unknown, unknown>)

@@ -6,6 +6,15 @@
 /** Payloads and results at least this large move between threads by transfer; smaller ones are cheaper to copy. */
 export const TRANSFER_MIN_BYTES = 64 * 1024
 
+/**
+ * `data` itself when it spans its whole buffer or lives in a SharedArrayBuffer (shared, never copied), else
+ * an exact copy: a clone or a transfer of a view would take its whole buffer (e.g. an 8 KiB Buffer pool slab).
+ */
+export function exactBytes(data: Uint8Array): Uint8Array {
+  if (data.buffer instanceof SharedArrayBuffer) return data
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data)
+}
+
 /** A job attempt handed to a thread. */
 export interface ThreadTask {
   /** Pool-wide task id; updates and aborts refer to it. */
@@ -23,6 +32,11 @@ export interface ThreadTask {
   readonly aborts: number
   /** The payload: the job's own bytes (cloned) when small and spanning their buffer, else an exact copy (moved when large), or a view on a SharedArrayBuffer. */
   readonly data: Uint8Array
+}
+
+/** A task that runs no handler: posted only so that tinypool starts a thread (see ThreadPool's #replaceLost). */
+export interface WakeTask {
+  readonly wake: true
 }
 
 export type BuiltinEncoderName = 'raw' | 'utf8' | 'json'

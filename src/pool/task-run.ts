@@ -14,7 +14,14 @@ export interface PoolSide {
   markAborted(id: number, code: number): void
   /** Terminates the thread running task `id` (tinypool then fails the task and replaces the thread). */
   kill(id: number, reason: Error): boolean
+  /** A thread died (or was terminated) under this run. */
+  threadLost(): void
+  /** Whether the pool has a thread that will reach a task still waiting in its queue. */
+  hasThreads(): boolean
 }
+
+/** ms between looks for the thread of an aborted task that had not started when its grace period ended. */
+const RECHECK_MS = 50
 
 /**
  * One job attempt on the pool, from the main thread's side: forwards the thread's updates to the job,
@@ -73,6 +80,12 @@ export class TaskRun {
   readonly onDeath = (cause: unknown): void => {
     const message = this.#killed ? 'thread terminated after the grace period' : 'thread died while running the job'
     this.#settle(null, new WorkerLostError(message, 0, { cause }))
+    this.#pool.threadLost()
+  }
+
+  /** The pool closed and gave up on the threads it could not stop: no answer will come for this run. */
+  onClosed(): void {
+    this.#settle(null, new WorkerLostError('thread pool closed before the job\'s thread ended'))
   }
 
   /** An update the thread posted; updates arrive in the order they were sent. */
@@ -111,8 +124,16 @@ export class TaskRun {
   }
 
   #terminate(): void {
-    // a task not started yet (waiting in the pool's queue, say) has no thread to kill: its thread skips it
     this.#killed = this.#pool.kill(this.#id, new WorkerLostError('handler ignored its signal for the grace period'))
+    if (!this.#killed && this.#pool.hasThreads()) {
+      // not started yet (waiting in the pool's queue): a thread will skip it, and its answer settles the run.
+      // Until then the run keeps its slot, or the broker would hand the pool more than capacity + prefetch.
+      // Look again later, in case a thread started it just before the abort was recorded.
+      this.#timer = setTimeout(() => {
+        this.#terminate()
+      }, RECHECK_MS)
+      return
+    }
     // tinypool's terminate can hang: stop waiting for it after terminateTimeout
     this.#timer = setTimeout(() => {
       this.#settle(null, new WorkerLostError(`thread did not terminate within ${this.#pool.terminateTimeout} ms`))

@@ -15,8 +15,10 @@ import {
   type ThreadAnswer,
   type ThreadOutcome,
   type ThreadTask,
+  exactBytes,
   TRANSFER_MIN_BYTES,
   type UpdateMessage,
+  type WakeTask,
 } from './messages.js'
 import { ThreadJobContext } from './thread-context.js'
 import { ThreadSlots } from './thread-slots.js'
@@ -77,7 +79,8 @@ function loadHandler(key: string, module: string, exportName: string): Promise<A
 }
 
 /** tinypool calls this for every task. It resolves to an outcome; it rejects only if the thread itself breaks. */
-export default async function runTask(task: ThreadTask): Promise<unknown> {
+export default async function runTask(task: ThreadTask | WakeTask): Promise<unknown> {
+  if ('wake' in task) return null
   // a task aborted while it waited for this thread (in the pool's queue, or while the thread booted) never
   // runs: its attempt is already over on the main thread, which only waits for this answer to free its slot
   const aborted = slots.abortOf(task.id, task.aborts)
@@ -94,7 +97,8 @@ export default async function runTask(task: ThreadTask): Promise<unknown> {
     const handler = loaded.get(key) ?? (await loadHandler(key, task.module, task.exportName))
     let value = handler(ctx)
     if (isThenable(value)) value = await value
-    return completed(encoder.encode(value), ctx.updates)
+    const data = encoder.encode(value)
+    return completed(data, data !== value, ctx.updates)
   } catch (err) {
     return outcomeOf(err, ctx.updates)
   } finally {
@@ -113,15 +117,14 @@ function outcomeOf(err: unknown, updates: number): ThreadOutcome {
 
 /**
  * The answer for a completed attempt: its bytes alone when it sent no updates (the common case, and the
- * smallest message), else an outcome that counts them. A view on part of a buffer is copied exactly (a clone
- * or a transfer would take its whole buffer); large bytes go back by transfer, not copied.
+ * smallest message), else an outcome that counts them. `made`: the encoder made these bytes (they are not
+ * the handler's own). Large bytes go back by transfer only when made for this answer (by the encoder, or as
+ * the exact copy of a view): a handler may keep and reuse a buffer it returns, which a transfer would empty.
  */
-function completed(data: Uint8Array, updates: number): unknown {
-  const shared = data.buffer instanceof SharedArrayBuffer
-  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
-  const bytes = whole || shared ? data : new Uint8Array(data)
+function completed(data: Uint8Array, made: boolean, updates: number): unknown {
+  const bytes = exactBytes(data)
   const answer: ThreadAnswer = updates === 0 ? bytes : { kind: 'complete', data: bytes, updates }
-  if (shared || bytes.byteLength < TRANSFER_MIN_BYTES) return answer
+  if (bytes.byteLength < TRANSFER_MIN_BYTES || bytes.buffer instanceof SharedArrayBuffer || (bytes === data && !made)) return answer
   return Tinypool.move({
     [Tinypool.transferableSymbol]: bytes.buffer,
     [Tinypool.valueSymbol]: answer,

@@ -7,7 +7,7 @@ import Tinypool from 'tinypool'
 import type { Handler, JobContext } from '../api.js'
 import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../errors.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
-import { type BuiltinEncoderName, type ThreadOutcome, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage } from './messages.js'
+import { type BuiltinEncoderName, exactBytes, type ThreadAnswer, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage, type WakeTask } from './messages.js'
 import { type PoolSide, TaskRun } from './task-run.js'
 import { abortRingSize, ThreadSlots } from './thread-slots.js'
 
@@ -22,8 +22,10 @@ export interface ThreadPoolOptions {
    * Jobs the pool takes beyond `capacity`, waiting in arrival order inside the pool so that a thread that
    * finishes a job starts the next one at once, without a round trip through the broker. A job of higher
    * priority submitted later may start after at most this many jobs handed over before it, and a job's
-   * timeout counts its wait here. Default: `maxThreads` (one waiting job per thread); 0 hands the pool
-   * only what it can start; at most 4096.
+   * timeout counts its wait here (a job with a timeout shorter than the run time of the job ahead of it may
+   * time out on every attempt without running: use 0 for such functions). Default: `maxThreads` (one waiting
+   * job per thread); 0 hands the pool only what it can start; at most 4096. The bound holds per broker: one
+   * pool serves one broker.
    */
   prefetch?: number | undefined
   /** ms an idle thread above `minThreads` lives. */
@@ -50,6 +52,8 @@ const MAX_PREFETCH = 4096
 
 let poolCount = 0
 
+const WAKE: WakeTask = { wake: true }
+
 /**
  * A tinypool of worker threads for CPU-heavy handlers. `pool.handler(moduleUrl)` gives an ordinary handler
  * to register on any worker; every function served by one pool shares its capacity, so the pool is fed at
@@ -73,6 +77,9 @@ export class ThreadPool {
   readonly #traits: ThreadedTraits
   readonly #side: PoolSide
   readonly #slots: ThreadSlots
+  readonly #maxThreads: number
+  /** The engine of the broker this pool serves (set by the first registration of one of its handlers). */
+  #engine: object | null = null
   #nextId = 1
   #closing: Promise<void> | null = null
   #drained: (() => void) | null = null
@@ -84,6 +91,7 @@ export class ThreadPool {
     const gracePeriod = nonNegativeInt('gracePeriod', options.gracePeriod, 1000)
     const terminateTimeout = nonNegativeInt('terminateTimeout', options.terminateTimeout, 5000)
     const idleTimeout = options.idleTimeout === undefined ? undefined : nonNegativeInt('idleTimeout', options.idleTimeout, 0)
+    this.#maxThreads = maxThreads
     this.capacity = maxThreads * perThread
     this.prefetch = nonNegativeInt('prefetch', options.prefetch, maxThreads)
     if (this.prefetch > MAX_PREFETCH) throw new InvalidArgumentError('prefetch', `an integer from 0 to ${MAX_PREFETCH}`, this.prefetch)
@@ -111,6 +119,10 @@ export class ThreadPool {
         this.#slots.markAborted(id, code)
       },
       kill: (id, reason) => this.#kill(id, reason),
+      hasThreads: () => this.#pool.threads.length > 0,
+      threadLost: () => {
+        this.#replaceLost()
+      },
     }
     this.#pool = new Tinypool({
       filename: new URL('./thread-entry.js', import.meta.url).href,
@@ -119,7 +131,8 @@ export class ThreadPool {
       concurrentTasksPerWorker: perThread,
       ...(idleTimeout === undefined ? {} : { idleTimeout }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-      terminateTimeout,
+      // no terminateTimeout: tinypool would reject a hung termination where nothing catches it (an unhandled
+      // rejection); gearbox gives up on a thread after terminateTimeout itself (TaskRun, close)
       workerData: { channel, slots: this.#slots.buffer, perThread, ring },
     })
     // tinypool reports a thread that fails with no task on it (e.g. while starting) as an 'error' event:
@@ -127,7 +140,15 @@ export class ThreadPool {
     this.#pool.on('error', (err: unknown) => {
       debug('thread failed outside any job: %o', err)
     })
-    this.#traits = { key: this, capacity: this.capacity + this.prefetch }
+    this.#traits = {
+      key: this,
+      capacity: this.capacity + this.prefetch,
+      // each broker would hand the pool capacity + prefetch jobs of its own: the bounds would not hold
+      bind: (engine) => {
+        this.#engine ??= engine
+        if (this.#engine !== engine) throw new InvalidArgumentError('handler', 'a handler of a ThreadPool that serves no other broker', 'a handler of a pool serving another broker')
+      },
+    }
   }
 
   /** Jobs the pool holds now: running on its threads, or (at most `prefetch`) waiting for one. */
@@ -151,10 +172,6 @@ export class ThreadPool {
     return Object.assign(run, { [kThreaded]: this.#traits })
   }
 
-  /**
-   * Stops the pool: new jobs are refused, running ones may finish within `timeout` ms (close the broker
-   * first so nothing new arrives), then the threads are terminated (each within `terminateTimeout`).
-   */
   #track(id: number, run: TaskRun | null): void {
     if (run !== null) {
       // updates may still be in flight when tinypool reports the outcome: keep the process alive for them
@@ -183,6 +200,23 @@ export class ThreadPool {
     return true
   }
 
+  /**
+   * After a thread died: tinypool replaces it only up to `minThreads`, and otherwise starts a thread only on
+   * its next run(). With jobs waiting in its queue and the broker holding the rest back (the pool is full),
+   * that run would not come until a busy thread finished: post a task that runs nothing, so it starts one.
+   */
+  #replaceLost(): void {
+    if (this.#closing !== null || this.#pool.queueSize === 0 || this.#pool.threads.length >= this.#maxThreads) return
+    this.#pool.run(WAKE).catch((err: unknown) => {
+      debug('wake task failed: %o', err)
+    })
+  }
+
+  /**
+   * Stops the pool: new jobs are refused, running ones may finish within `timeout` ms (close the broker
+   * first so nothing new arrives), then the threads are terminated. After `terminateTimeout` ms it stops
+   * waiting for threads that have not ended: their jobs' attempts are lost (WorkerLostError).
+   */
   async close(options: { timeout?: number | undefined } = {}): Promise<void> {
     const timeout = nonNegativeInt('timeout', options.timeout, 30_000)
     this.#closing ??= this.#close(timeout)
@@ -203,6 +237,8 @@ export class ThreadPool {
     }
     for (const run of this.#tasks.values()) run.abortInThread(new BrokerClosedError('thread pool closed'))
     await withDeadline(this.#pool.destroy(), this.#side.terminateTimeout)
+    // a thread that could not be terminated in time answers nothing: its runs settle now, not never
+    for (const run of [...this.#tasks.values()]) run.onClosed()
     this.#up.close()
     this.#down.close()
   }
@@ -217,14 +253,10 @@ export class ThreadPool {
     return new Promise<Uint8Array>((resolve, reject) => {
       const run = new TaskRun(id, job, module, this.#side, resolve, reject)
       const data = job.data
-      const buffer = data.buffer
-      // a payload in a SharedArrayBuffer is shared as is, and a small one that spans its whole buffer is cloned
-      // as is; others are copied once, exactly (a clone of a view would copy its whole buffer, e.g. an 8 KiB
-      // Buffer pool slab), and large copies are moved, not cloned (moving the job's own bytes would empty them)
-      const shared = buffer instanceof SharedArrayBuffer
-      const move = !shared && data.byteLength >= TRANSFER_MIN_BYTES
-      const part = data.byteOffset !== 0 || data.byteLength !== buffer.byteLength
-      const payload = move || (part && !shared) ? new Uint8Array(data) : data
+      // a large payload is moved, not cloned; never the job's own bytes (it keeps them for retries): a copy
+      let payload = exactBytes(data)
+      const move = !(data.buffer instanceof SharedArrayBuffer) && data.byteLength >= TRANSFER_MIN_BYTES
+      if (move && payload === data) payload = new Uint8Array(data)
       const task: ThreadTask = {
         id,
         module,
@@ -240,7 +272,7 @@ export class ThreadPool {
       // no per-task AbortSignal: tinypool places a task that has one only on a thread with nothing running,
       // which costs a third of the throughput; a stuck thread is found through ThreadSlots instead
       const running = move ? this.#pool.run(task, { transferList: [payload.buffer as ArrayBuffer] }) : this.#pool.run(task)
-      ;(running as Promise<ThreadOutcome>).then(run.onOutcome, run.onDeath)
+      ;(running as Promise<ThreadAnswer>).then(run.onOutcome, run.onDeath)
     })
   }
 }

@@ -77,11 +77,10 @@ export class ThreadSlots {
   /**
    * Thread side: records that this thread runs `taskId`; returns the cell to clear when it ends. Free cells
    * are tracked locally: a thread that died mid-task (the previous owner of this worker id) may have left
-   * its task id behind.
+   * its task id behind. tinypool gives a thread at most `perThread` tasks at once, so a cell is always free.
    */
   claim(workerId: number, taskId: number): number {
     const k = this.#mine.indexOf(false)
-    if (k === -1) return -1
     this.#mine[k] = true
     const cell = workerId * this.#stride + 1 + k
     Atomics.store(this.#cells, cell, taskId)
@@ -89,7 +88,6 @@ export class ThreadSlots {
   }
 
   clear(cell: number): void {
-    if (cell < 0) return
     this.#mine[(cell % this.#stride) - 1] = false
     Atomics.store(this.#cells, cell, 0)
   }
