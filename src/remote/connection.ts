@@ -73,7 +73,7 @@ export class RemoteConnection {
         this.#onPacket(packet)
       },
       onText: (line) => {
-        this.#onReply(line)
+        if (!this.#closed) this.#onReply(line)
       },
       onError: (err: ProtocolError) => {
         if (err.closeConnection) this.destroy(new ConnectionLostError(address.key, `the server broke the protocol: ${err.message}`, { cause: err }))
@@ -91,7 +91,7 @@ export class RemoteConnection {
       if (!this.#closed) this.#sink.onOpen(this)
     })
     socket.on('data', (chunk: Buffer) => {
-      this.#decoder.push(chunk)
+      if (!this.#closed) this.#decoder.push(chunk)
     })
     socket.on('error', (err) => {
       this.destroy(new ConnectionLostError(address.key, err.message, { cause: err }))
@@ -160,6 +160,8 @@ export class RemoteConnection {
   }
 
   #onPacket(packet: Packet): void {
+    // a handler may have dropped the connection while this chunk was being decoded: the rest is not ours to act on
+    if (this.#closed) return
     if (REPLY_TYPES.has(packet.type) && this.#pending.length > 0) this.#onReply(packet)
     else this.#sink.onPacket(packet, this)
   }

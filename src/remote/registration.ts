@@ -168,15 +168,14 @@ class FunctionLink extends ServerLink {
         this.#grabs--
         f.grabs--
         this.#dry = true
-        if (this.#grabs === 0) {
-          this.#asleep = true
-          connection.write(PRE_SLEEP)
-        }
+        this.#sleepIfDry(connection)
         f.fill()
         return
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
+        // an earlier grab may have come back NO_JOB: with this, the last answer is in, and the link sleeps
+        this.#sleepIfDry(connection)
         // this connection is registered for this function alone: its name need not be decoded
         this.#run(connection, packet.args[0], packet.args[2], packet.args[3])
         f.fill()
@@ -184,6 +183,13 @@ class FunctionLink extends ServerLink {
       default:
         return // ERROR JOB_NOT_FOUND for a result the server no longer wants (timed out or requeued)
     }
+  }
+
+  /** After NO_JOB, once no grab is in flight: PRE_SLEEP, so the server wakes this link (NOOP) when work comes. */
+  #sleepIfDry(connection: RemoteConnection): void {
+    if (!this.#dry || this.#grabs !== 0 || this.#asleep) return
+    this.#asleep = true
+    connection.write(PRE_SLEEP)
   }
 
   #run(connection: RemoteConnection, handle: Buffer, unique: Buffer, data: Buffer): void {

@@ -1,0 +1,62 @@
+// The remote worker against a scripted server that answers in awkward orders: every grab's answer counts, a
+// dropped connection's leftover packets are not acted on, and a stalled server is noticed.
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test } from 'node:test'
+import { connect, WorkerLostError } from '../src/index.js'
+import { PACKET } from '../src/protocol/packets.js'
+import { FakeGearman, res } from './fake-gearman.js'
+import { waitUntil } from './tcp-peer.js'
+
+const limits = { timeout: 20_000 }
+
+test('a grab answered NO_JOB while another brings a job: the link still sleeps (PRE_SLEEP) and is woken by NOOP', limits, async (t) => {
+  let grabs = 0
+  const fake = await FakeGearman.start(t, (r) => {
+    if (r.type === PACKET.GRAB_JOB_UNIQ) {
+      grabs++
+      if (grabs === 1) return res(PACKET.NO_JOB, [])
+      if (grabs === 2) return res(PACKET.JOB_ASSIGN_UNIQ, ['H:1', 'f', 'u', 'x'])
+      return res(PACKET.NO_JOB, [])
+    }
+    return r.type === PACKET.PRE_SLEEP && fake.count(PACKET.PRE_SLEEP) === 1 ? res(PACKET.NOOP, []) : null
+  })
+  const remote = connect({ servers: [fake.address] })
+  t.after(() => remote.close())
+  const worker = remote.worker({ encoder: 'utf8' })
+  t.after(() => worker.close({ graceful: false }))
+  worker.register('f', (job) => job.payload, { concurrency: 2 })
+  await waitUntil(() => fake.count(PACKET.WORK_COMPLETE) === 1, 'the job is done')
+  await waitUntil(() => fake.count(PACKET.PRE_SLEEP) === 1, 'the worker says it sleeps')
+  await waitUntil(() => grabs > 2, 'NOOP wakes it: it grabs again')
+})
+
+test('packets after the one whose handler dropped the connection are not acted on (no job runs on a dead link)', limits, async (t) => {
+  const fake = await FakeGearman.start(t, (r) => {
+    if (r.type !== PACKET.GRAB_JOB_UNIQ) return null
+    // the first connection's second grab gets two jobs in one chunk; later connections have none
+    if (r.conn === 1 && fake.count(PACKET.GRAB_JOB_UNIQ, 1) === 2) {
+      return Buffer.concat([res(PACKET.JOB_ASSIGN_UNIQ, ['H:1', 'f', 'u1', 'lose']), res(PACKET.JOB_ASSIGN_UNIQ, ['H:2', 'f', 'u2', 'other'])])
+    }
+    return r.conn === 1 ? null : res(PACKET.NO_JOB, [])
+  })
+  const remote = connect({ servers: [fake.address], backoff: { base: 20, max: 50 } })
+  t.after(() => remote.close())
+  const worker = remote.worker({ encoder: 'utf8' })
+  t.after(() => worker.close({ graceful: false }))
+  const ran: string[] = []
+  worker.register(
+    'f',
+    (job) => {
+      ran.push(job.payload)
+      if (job.payload === 'lose') throw new WorkerLostError('give it back')
+      return 'ok'
+    },
+    { concurrency: 2 },
+  )
+  await waitUntil(() => fake.count(PACKET.PRE_SLEEP) > 0, 'the second connection sleeps')
+  await sleep(50)
+  assert.deepEqual(ran, ['lose'], 'the job after the give-back was requeued by the server, not run here')
+  assert.equal(worker.running, 0)
+  assert.equal(fake.count(PACKET.WORK_COMPLETE), 0)
+})
