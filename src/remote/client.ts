@@ -13,6 +13,7 @@ import type {
 } from '../api.js'
 import {
   BrokerClosedError,
+  ConnectionLostError,
   type GearboxError,
   InvalidArgumentError,
   PayloadTooLargeError,
@@ -246,7 +247,15 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
       s.accepted(handle)
     } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link.address.key, packet, s.functionName))
-    else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+    else {
+      s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+      this.#outOfStep(link)
+    }
+  }
+
+  /** A reply of the wrong type: every later reply on that connection would go to the wrong request. */
+  #outOfStep(link: ClientLink): void {
+    link.connection?.destroy(new ConnectionLostError(link.address.key, 'replies out of step with requests'))
   }
 
   readonly #onSubmitFailed = (s: Submission, error: GearboxError): void => {
@@ -280,7 +289,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     if (link.connection !== null && !link.connection.closed) return link.connection
     const connection = new RemoteConnection(link.address, this.#sink(link), this.#settings.connection)
     link.connection = connection
-    connection.request(encodePacket('REQ', PACKET.OPTION_REQ, ['exceptions']), { take: () => true, fail: () => undefined })
+    connection.request(encodePacket('REQ', PACKET.OPTION_REQ, ['exceptions']), { take: (reply) => !Buffer.isBuffer(reply), fail: () => undefined })
     if (this.#id !== undefined) connection.write(encodePacket('REQ', PACKET.SET_CLIENT_ID, [this.#id]))
     return connection
   }
@@ -381,7 +390,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
           if (Buffer.isBuffer(reply)) return false
           if (reply.type === expect) resolve(reply)
           else if (reply.type === PACKET.ERROR) reject(serverError(link.address.key, reply, ''))
-          else reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
+          else {
+            reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
+            this.#outOfStep(link)
+          }
           return true
         },
         fail: reject,

@@ -167,11 +167,16 @@ export class RemoteConnection {
   }
 
   #onReply(reply: Packet | Buffer): void {
-    const head = this.#pending.peekFront()
-    if (head === undefined) return // a stray text line: nothing asked for it
-    if (!head.take(reply)) return
-    this.#pending.shift()
-    this.#expiries.shift()
+    // off the queue while it takes the reply: if it drops the connection (a reply out of step), it is not failed too
+    const head = this.#pending.shift()
+    const expires = this.#expiries.shift()
+    if (head === undefined || expires === undefined) return // a stray text line: nothing asked for it
+    if (head.take(reply)) return
+    if (this.#closed) head.fail(new ConnectionLostError(this.address.key, 'connection is closed'))
+    else {
+      this.#pending.unshift(head)
+      this.#expiries.unshift(expires)
+    }
   }
 
   /** One timer, for the oldest request (replies come in order, so it expires first); re-armed lazily. */

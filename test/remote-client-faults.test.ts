@@ -1,0 +1,40 @@
+// The remote client against a scripted server that answers out of step or not at all: no request ever gets
+// another's reply, and nothing waits forever.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { connect, ServerError } from '../src/index.js'
+import { PACKET } from '../src/protocol/packets.js'
+import { FakeGearman, res } from './fake-gearman.js'
+
+const limits = { timeout: 20_000 }
+
+test('a reply of the wrong type drops the connection: later replies are not matched to the wrong requests', limits, async (t) => {
+  let handles = 0
+  const fake = await FakeGearman.start(t, (r) => {
+    if (r.type === PACKET.OPTION_REQ) return res(PACKET.OPTION_RES, ['exceptions'])
+    if (r.type !== PACKET.SUBMIT_JOB_BG) return null
+    // the first connection answers its first submission twice: a wrong reply, then the right one
+    if (r.conn === 1 && r.args[2] === 'one') return Buffer.concat([res(PACKET.ECHO_RES, ['?']), res(PACKET.JOB_CREATED, ['H:one'])])
+    return res(PACKET.JOB_CREATED, [`H:${++handles}`])
+  })
+  const remote = connect({ servers: [fake.address], maxRetries: 0 })
+  t.after(() => remote.close())
+  const client = remote.client({ encoder: 'utf8' })
+  await assert.rejects(client.submitBackground('f', 'one'), (err: unknown) => err instanceof ServerError && err.serverCode === 'UNEXPECTED_REPLY')
+  assert.equal(await client.submitBackground('f', 'two'), 'H:1', 'the second submission gets its own handle')
+  assert.deepEqual(
+    fake.log.filter((r) => r.type === PACKET.SUBMIT_JOB_BG).map((r) => r.conn),
+    [1, 2],
+    'the connection out of step was dropped',
+  )
+})
+
+test('a stray text line before the option reply is not taken as that reply', limits, async (t) => {
+  const fake = await FakeGearman.start(t, (r) => {
+    if (r.type === PACKET.OPTION_REQ) return Buffer.concat([Buffer.from('stray line\n'), res(PACKET.OPTION_RES, ['exceptions'])])
+    return r.type === PACKET.SUBMIT_JOB_BG ? res(PACKET.JOB_CREATED, ['H:1']) : null
+  })
+  const remote = connect({ servers: [fake.address], maxRetries: 0 })
+  t.after(() => remote.close())
+  assert.equal(await remote.client({ encoder: 'utf8' }).submitBackground('f', 'x'), 'H:1')
+})
