@@ -139,3 +139,18 @@ test('submitMany with one entry that cannot be encoded throws EncodingError and 
   await client.submitBackground('g', 2)
   assert.equal(broker.size, 1)
 })
+
+test('status queries gearmand would never answer (handle or unique of 64 bytes or more) throw InvalidArgumentError; nothing is sent', limits, async (t) => {
+  let chunks = 0
+  const port = await fakeServer(t, () => {
+    chunks++
+    return null
+  })
+  const remote = connect({ servers: [`127.0.0.1:${port}`] })
+  t.after(() => remote.close())
+  const client = remote.client()
+  await assert.rejects(client.getStatus('H:' + 'x'.repeat(62)), InvalidArgumentError)
+  await assert.rejects(client.getStatusByUnique('u'.repeat(64)), InvalidArgumentError)
+  await assert.rejects(client.getStatusByUnique('é'.repeat(32)), InvalidArgumentError, 'bytes, not characters')
+  assert.equal(chunks, 0)
+})

@@ -22,7 +22,7 @@ import {
 } from '../errors.js'
 import { epochOption, intOption, signalOption, stringArg } from '../options.js'
 import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
-import { MAX_UNIQUE_BYTES } from '../protocol/limits.js'
+import { MAX_HANDLE_BYTES, MAX_UNIQUE_BYTES } from '../protocol/limits.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import { waitAllSettled } from '../wait-all.js'
 import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
@@ -151,6 +151,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   /** Asks every server (handles are only known to the server that issued them); the one that knows the job answers. */
   async getStatus(handle: string): Promise<JobStatus> {
     stringArg('handle', handle)
+    // gearmand never answers a longer one (GEARMAN.md §3.7), and issues none
+    if (Buffer.byteLength(handle) > MAX_HANDLE_BYTES || handle.includes('\0')) {
+      throw new InvalidArgumentError('handle', `a job handle: at most ${MAX_HANDLE_BYTES} bytes without NUL`, handle)
+    }
     const packet = encodePacket('REQ', PACKET.GET_STATUS, [handle])
     const answers = await Promise.allSettled(this.#links.map((link) => this.#ask(link, packet, PACKET.STATUS_RES)))
     let failure: Error | undefined = undefined
@@ -165,6 +169,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   /** Asks the server that owns `unique` on the ring. Gearman looks uniques up across functions: `functionName` is not sent. */
   async getStatusByUnique(unique: string, functionName?: string): Promise<UniqueStatus> {
     stringArg('unique', unique)
+    // gearmand never answers a longer one (§3.7); it stores a 64-byte unique truncated to 63, so none is lost
+    if (Buffer.byteLength(unique) > MAX_UNIQUE_BYTES - 1 || unique.includes('\0')) {
+      throw new InvalidArgumentError('unique', `at most ${MAX_UNIQUE_BYTES - 1} bytes without NUL (gearmand answers no longer one)`, unique)
+    }
     if (functionName !== undefined) stringArg('functionName', functionName)
     const link = this.#pick(unique)
     const reply = await this.#ask(link, encodePacket('REQ', PACKET.GET_STATUS_UNIQUE, [unique]), PACKET.STATUS_RES_UNIQUE)
