@@ -70,6 +70,11 @@ export class FakeGearman {
     return `127.0.0.1:${this.port}`
   }
 
+  /** Connections open now. */
+  get open(): number {
+    return this.#sockets.size
+  }
+
   /** Requests of `type` received so far. */
   count(type: number, conn?: number): number {
     return this.log.filter((r) => r.type === type && (conn === undefined || r.conn === conn)).length

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import { connect, ServerError } from '../src/index.js'
 import { PACKET } from '../src/protocol/packets.js'
 import { FakeGearman, res } from './fake-gearman.js'
+import { waitUntil } from './tcp-peer.js'
 
 const limits = { timeout: 20_000 }
 
@@ -37,4 +38,25 @@ test('a stray text line before the option reply is not taken as that reply', lim
   const remote = connect({ servers: [fake.address], maxRetries: 0 })
   t.after(() => remote.close())
   assert.equal(await remote.client({ encoder: 'utf8' }).submitBackground('f', 'x'), 'H:1')
+})
+
+test('close() right after submitting: the submissions still go out and get their answers; the connection closes once the last job settles', limits, async (t) => {
+  let handles = 0
+  const fake = await FakeGearman.start(t, (r) => {
+    if (r.type === PACKET.OPTION_REQ) return res(PACKET.OPTION_RES, ['exceptions'])
+    return r.type === PACKET.SUBMIT_JOB_BG || r.type === PACKET.SUBMIT_JOB ? res(PACKET.JOB_CREATED, [`H:${++handles}`]) : null
+  })
+  const remote = connect({ servers: [fake.address], maxRetries: 0 })
+  const client = remote.client({ encoder: 'utf8' })
+  const stop = new AbortController()
+  const background = client.submitBackground('f', 'x')
+  const foreground = client.submit('f', 'y', { signal: stop.signal })
+  await client.close()
+  assert.equal(await background, 'H:1')
+  assert.equal(foreground.handle, 'H:2', 'close() waited for the JOB_CREATED')
+  assert.equal(fake.open, 1, 'the connection stays while a foreground job waits on it')
+  stop.abort(new Error('no longer wanted'))
+  await assert.rejects(foreground, /no longer wanted/)
+  await waitUntil(() => fake.open === 0, 'the connection closes once nothing waits on it')
+  await remote.close()
 })

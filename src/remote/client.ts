@@ -49,13 +49,13 @@ class SubmitReply implements PendingReply {
   readonly #submission: Submission
   readonly #link: ClientLink
   readonly #onReply: (s: Submission, link: ClientLink, packet: Packet) => void
-  readonly #onFail: (s: Submission, error: GearboxError) => void
+  readonly #onFail: (s: Submission, link: ClientLink, error: GearboxError) => void
 
   constructor(
     submission: Submission,
     link: ClientLink,
     onReply: (s: Submission, link: ClientLink, packet: Packet) => void,
-    onFail: (s: Submission, error: GearboxError) => void,
+    onFail: (s: Submission, link: ClientLink, error: GearboxError) => void,
   ) {
     this.#submission = submission
     this.#link = link
@@ -70,13 +70,15 @@ class SubmitReply implements PendingReply {
   }
 
   fail(error: GearboxError): void {
-    this.#onFail(this.#submission, error)
+    this.#onFail(this.#submission, this.#link, error)
   }
 }
 
 /** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
 class ClientLink extends ServerLink {
   readonly jobs = new Map<string, Request | Request[]>()
+  /** Requests sent on the current connection and not yet answered (submissions, status queries). */
+  unanswered = 0
 }
 
 /**
@@ -97,6 +99,8 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   readonly #ring: HashRing<ClientLink>
   #turn = 0
   #closed = false
+  /** close() callers, resolved once no request waits for an answer. */
+  #closing: (() => void)[] = []
 
   constructor(settings: RemoteSettings, encoder: Encoder<unknown, unknown>, id: string | undefined) {
     this.#settings = settings
@@ -186,10 +190,31 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     return undefined
   }
 
-  /** New submissions are refused; the connections close once no foreground job waits on them. */
+  /**
+   * New submissions are refused. Resolves once every submission already made has its answer (bounded by the
+   * reply timeout); each connection closes once no foreground job waits on it any more.
+   */
   async close(): Promise<void> {
     this.#closed = true
-    for (const link of this.#links) if (link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+    for (const link of this.#links) this.#maybeClose(link)
+    if (this.#links.every((link) => link.unanswered === 0)) return
+    await new Promise<void>((resolve) => this.#closing.push(resolve))
+  }
+
+  /** After close(): drops the link's connection once nothing waits on it; resolves close() once no link has a request out. */
+  #maybeClose(link: ClientLink): void {
+    if (!this.#closed) return
+    if (link.jobs.size === 0 && link.unanswered === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+    if (this.#closing.length > 0 && this.#links.every((l) => l.unanswered === 0)) {
+      const waiting = this.#closing
+      this.#closing = []
+      for (const resolve of waiting) resolve()
+    }
+  }
+
+  /** A request on `link` got its answer (or its connection failed). */
+  #answered(link: ClientLink): void {
+    link.unanswered = Math.max(0, link.unanswered - 1)
   }
 
   // ---------------------------------------------------------------- submission
@@ -246,10 +271,13 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const link = this.#pick(s.unique === '-' ? s.data : s.unique)
     s.tries++
     s.tried.push(link.address.key)
-    this.#connection(link).request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
+    const connection = this.#connection(link)
+    link.unanswered++
+    connection.request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
   }
 
   readonly #onSubmitReply = (s: Submission, link: ClientLink, packet: Packet): void => {
+    this.#answered(link)
     if (packet.type === PACKET.JOB_CREATED) {
       const handle = packet.args[0].toString('latin1')
       if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
@@ -259,6 +287,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
       this.#outOfStep(link)
     }
+    this.#maybeClose(link)
   }
 
   /** A reply of the wrong type: every later reply on that connection would go to the wrong request. */
@@ -266,8 +295,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     link.connection?.destroy(new ConnectionLostError(link.address.key, 'replies out of step with requests'))
   }
 
-  readonly #onSubmitFailed = (s: Submission, error: GearboxError): void => {
+  readonly #onSubmitFailed = (s: Submission, link: ClientLink, error: GearboxError): void => {
+    this.#answered(link)
     this.#retry(s, error)
+    this.#maybeClose(link)
   }
 
   #retry(s: Submission, error: GearboxError): void {
@@ -371,7 +402,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       else if (packet.type === PACKET.WORK_EXCEPTION) r.onException(packet.args[1])
       else r.onFail()
     }
-    if (this.#closed && link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+    this.#maybeClose(link)
   }
 
   /** Ends a request's membership in its link's job table (it settled: outcome, abort or timeout). */
@@ -385,6 +416,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
         const rest = entry.filter((r) => r !== request)
         link.jobs.set(handle, rest.length === 1 ? (rest[0] as Request) : rest)
       } else continue
+      this.#maybeClose(link)
       return
     }
   }
@@ -393,18 +425,26 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   #ask(link: ClientLink, packet: Buffer, expect: number): Promise<Packet> {
     if (this.#closed) return Promise.reject(new BrokerClosedError('client is closed'))
     return new Promise((resolve, reject) => {
-      this.#connection(link).request(packet, {
+      const connection = this.#connection(link)
+      link.unanswered++
+      connection.request(packet, {
         take: (reply) => {
           if (Buffer.isBuffer(reply)) return false
+          this.#answered(link)
           if (reply.type === expect) resolve(reply)
           else if (reply.type === PACKET.ERROR) reject(serverError(link.address.key, reply, ''))
           else {
             reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
             this.#outOfStep(link)
           }
+          this.#maybeClose(link)
           return true
         },
-        fail: reject,
+        fail: (error) => {
+          this.#answered(link)
+          reject(error)
+          this.#maybeClose(link)
+        },
       })
     })
   }
