@@ -1,8 +1,9 @@
 // The remote client against a scripted server that answers out of step or not at all: no request ever gets
 // another's reply, and nothing waits forever.
 import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'node:test'
-import { connect, ServerError } from '../src/index.js'
+import { connect, ServerError, ServerUnavailableError } from '../src/index.js'
 import { PACKET } from '../src/protocol/packets.js'
 import { FakeGearman, res } from './fake-gearman.js'
 import { waitUntil } from './tcp-peer.js'
@@ -59,4 +60,29 @@ test('close() right after submitting: the submissions still go out and get their
   await assert.rejects(foreground, /no longer wanted/)
   await waitUntil(() => fake.open === 0, 'the connection closes once nothing waits on it')
   await remote.close()
+})
+
+test('with every server down, retries wait for the backoff instead of being spent at once', limits, async (t) => {
+  const fake = await FakeGearman.start(t, () => null)
+  const address = fake.address
+  await fake.close() // nothing listens there now: every connection is refused
+  const remote = connect({ servers: [address], maxRetries: 2, backoff: { base: 200, max: 200 } })
+  t.after(() => remote.close())
+  const started = Date.now()
+  await assert.rejects(remote.client().submitBackground('f', 'x'), ServerUnavailableError)
+  // two waits of at least base/2 each (the jitter's floor) between the three tries
+  assert.ok(Date.now() - started >= 190, `three tries in ${Date.now() - started} ms`)
+})
+
+test('getStatus answers as soon as one server knows the job, without waiting for a silent one', limits, async (t) => {
+  const knows = await FakeGearman.start(t, (r) => {
+    if (r.type === PACKET.OPTION_REQ) return res(PACKET.OPTION_RES, ['exceptions'])
+    return r.type === PACKET.GET_STATUS ? res(PACKET.STATUS_RES, [r.args[0] ?? '', '1', '1', '3', '4']) : null
+  })
+  const silent = await FakeGearman.start(t, () => null)
+  const remote = connect({ servers: [silent.address, knows.address], replyTimeout: 60_000 })
+  t.after(() => remote.close())
+  const status = remote.client().getStatus('H:1')
+  const first = await Promise.race([status, sleep(5_000, 'still waiting', { ref: false })])
+  assert.deepEqual(first, { handle: 'H:1', known: true, running: true, numerator: 3, denominator: 4, state: 'running' })
 })

@@ -77,7 +77,7 @@ class SubmitReply implements PendingReply {
 /** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
 class ClientLink extends ServerLink {
   readonly jobs = new Map<string, Request | Request[]>()
-  /** Requests sent on the current connection and not yet answered (submissions, status queries). */
+  /** Submissions sent on the current connection and not yet answered (JOB_CREATED or ERROR). */
   unanswered = 0
 }
 
@@ -99,7 +99,9 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   readonly #ring: HashRing<ClientLink>
   #turn = 0
   #closed = false
-  /** close() callers, resolved once no request waits for an answer. */
+  /** Retries waiting for a server's backoff to pass (none was live), with the error that made them retry. */
+  readonly #delayed = new Map<NodeJS.Timeout, { s: Submission; error: GearboxError }>()
+  /** close() callers, resolved once no submission waits for an answer. */
   #closing: (() => void)[] = []
 
   constructor(settings: RemoteSettings, encoder: Encoder<unknown, unknown>, id: string | undefined) {
@@ -152,7 +154,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     return waitAllSettled(requests, intOption('timeout', options.timeout, 0), signalOption(options.signal), TIMERS)
   }
 
-  /** Asks every server (handles are only known to the server that issued them); the one that knows the job answers. */
+  /**
+   * Asks every live server (handles are only known to the server that issued them): the first that knows the
+   * job answers; "unknown" once all have said so, or the first error if one failed.
+   */
   async getStatus(handle: string): Promise<JobStatus> {
     stringArg('handle', handle)
     // gearmand never answers a longer one (GEARMAN.md §3.7), and issues none
@@ -160,14 +165,29 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       throw new InvalidArgumentError('handle', `a job handle: at most ${MAX_HANDLE_BYTES} bytes without NUL`, handle)
     }
     const packet = encodePacket('REQ', PACKET.GET_STATUS, [handle])
-    const answers = await Promise.allSettled(this.#links.map((link) => this.#ask(link, packet, PACKET.STATUS_RES)))
-    let failure: Error | undefined = undefined
-    for (const answer of answers) {
-      if (answer.status === 'rejected') failure ??= answer.reason as Error
-      else if (flag(answer.value.args[1])) return { handle, ...statusOf(answer.value.args) }
-    }
-    if (failure !== undefined) throw failure
-    return { handle, known: false, running: false, numerator: 0, denominator: 0, state: 'unknown' }
+    const live = this.#links.filter((link) => link.live)
+    const links = live.length > 0 ? live : this.#links
+    return new Promise<JobStatus>((resolve, reject) => {
+      let left = links.length
+      let failure: Error | undefined = undefined
+      const answered = (): void => {
+        if (--left > 0) return
+        if (failure !== undefined) reject(failure)
+        else resolve({ handle, known: false, running: false, numerator: 0, denominator: 0, state: 'unknown' })
+      }
+      for (const link of links) {
+        this.#ask(link, packet, PACKET.STATUS_RES).then(
+          (reply) => {
+            if (flag(reply.args[1])) resolve({ handle, ...statusOf(reply.args) })
+            answered()
+          },
+          (err: unknown) => {
+            failure ??= err as Error
+            answered()
+          },
+        )
+      }
+    })
   }
 
   /** Asks the server that owns `unique` on the ring. Gearman looks uniques up across functions: `functionName` is not sent. */
@@ -192,16 +212,22 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
 
   /**
    * New submissions are refused. Resolves once every submission already made has its answer (bounded by the
-   * reply timeout); each connection closes once no foreground job waits on it any more.
+   * reply timeout); each connection closes once no foreground job waits on it any more (status queries still
+   * waiting then fail with BrokerClosedError).
    */
   async close(): Promise<void> {
     this.#closed = true
+    for (const [timer, { s, error }] of this.#delayed) {
+      clearTimeout(timer)
+      s.rejected(error)
+    }
+    this.#delayed.clear()
     for (const link of this.#links) this.#maybeClose(link)
     if (this.#links.every((link) => link.unanswered === 0)) return
     await new Promise<void>((resolve) => this.#closing.push(resolve))
   }
 
-  /** After close(): drops the link's connection once nothing waits on it; resolves close() once no link has a request out. */
+  /** After close(): drops the link's connection once nothing waits on it; resolves close() once no link has a submission out. */
   #maybeClose(link: ClientLink): void {
     if (!this.#closed) return
     if (link.jobs.size === 0 && link.unanswered === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
@@ -212,7 +238,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     }
   }
 
-  /** A request on `link` got its answer (or its connection failed). */
+  /** A submission on `link` got its answer (or its connection failed). */
   #answered(link: ClientLink): void {
     link.unanswered = Math.max(0, link.unanswered - 1)
   }
@@ -307,7 +333,22 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     if (this.#closed) s.rejected(error)
     else if (s.tries > this.#settings.maxRetries) {
       s.rejected(new ServerUnavailableError([...new Set(s.tried)], `no server took the job after ${s.tries} tries: ${error.message}`, { cause: error }))
-    } else this.#send(s)
+    } else this.#sendWhenLive(s, error)
+  }
+
+  /** Sends now if a server is live; otherwise once the first one's backoff has passed (so retries are not spent at once). */
+  #sendWhenLive(s: Submission, error: GearboxError): void {
+    const wait = Math.min(...this.#links.map((link) => link.downUntil)) - Date.now()
+    if (wait <= 0) {
+      this.#send(s)
+      return
+    }
+    const timer = setTimeout(() => {
+      this.#delayed.delete(timer)
+      if (s instanceof RemoteJobRequest && s.state !== 'pending') return
+      this.#send(s)
+    }, wait)
+    this.#delayed.set(timer, { s, error })
   }
 
   /** The server for a unique (the ring), or the next one in turn; only live servers, unless none is. */
@@ -356,7 +397,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     for (const request of requests) {
       if (this.#settings.resubmit && !this.#closed && request.tries <= this.#settings.maxRetries) {
         request.accepted(undefined)
-        this.#send(request)
+        this.#sendWhenLive(request, error)
       } else request.rejected(error)
     }
   }
@@ -425,26 +466,18 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   #ask(link: ClientLink, packet: Buffer, expect: number): Promise<Packet> {
     if (this.#closed) return Promise.reject(new BrokerClosedError('client is closed'))
     return new Promise((resolve, reject) => {
-      const connection = this.#connection(link)
-      link.unanswered++
-      connection.request(packet, {
+      this.#connection(link).request(packet, {
         take: (reply) => {
           if (Buffer.isBuffer(reply)) return false
-          this.#answered(link)
           if (reply.type === expect) resolve(reply)
           else if (reply.type === PACKET.ERROR) reject(serverError(link.address.key, reply, ''))
           else {
             reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
             this.#outOfStep(link)
           }
-          this.#maybeClose(link)
           return true
         },
-        fail: (error) => {
-          this.#answered(link)
-          reject(error)
-          this.#maybeClose(link)
-        },
+        fail: reject,
       })
     })
   }

@@ -34,6 +34,11 @@ export class ServerLink {
     return this.#downUntil <= Date.now()
   }
 
+  /** Epoch ms until which the server is skipped (0: not down). */
+  get downUntil(): number {
+    return this.#downUntil
+  }
+
   /** Connected: the backoff starts over. */
   opened(): void {
     this.#failures = 0
