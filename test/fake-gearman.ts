@@ -70,6 +70,11 @@ export class FakeGearman {
     return `127.0.0.1:${this.port}`
   }
 
+  /** Connections accepted so far. */
+  get accepted(): number {
+    return this.#connections
+  }
+
   /** Connections open now. */
   get open(): number {
     return this.#sockets.size

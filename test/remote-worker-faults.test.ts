@@ -60,3 +60,19 @@ test('packets after the one whose handler dropped the connection are not acted o
   assert.equal(worker.running, 0)
   assert.equal(fake.count(PACKET.WORK_COMPLETE), 0)
 })
+
+test('a server that accepts and hangs up at once is retried with growing backoff: a TCP accept alone does not reset it', limits, async (t) => {
+  const fake = await FakeGearman.start(t, (_r, socket) => {
+    socket.destroy()
+    return null
+  })
+  const remote = connect({ servers: [fake.address], backoff: { base: 20, max: 10_000 } })
+  t.after(() => remote.close())
+  const worker = remote.worker()
+  t.after(() => worker.close({ graceful: false }))
+  worker.register('f', () => '')
+  await sleep(1_000)
+  // doubling from 20 ms (jitter's floor: half of it) allows at most 8 tries in a second; a reset one, ~50
+  assert.ok(fake.accepted <= 8, `${fake.accepted} connections in a second`)
+  assert.ok(fake.accepted >= 2, 'it does retry')
+})

@@ -376,13 +376,14 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
 
   #sink(link: ClientLink): ConnectionSink {
     return {
-      onOpen: () => {
+      onOpen: () => undefined,
+      onHeard: () => {
         link.opened()
       },
       onPacket: (packet) => {
         this.#onPacket(link, packet)
       },
-      onClose: (error, _opened, connection) => {
+      onClose: (error, connection) => {
         if (link.connection === connection) link.connection = null
         if (!(error instanceof BrokerClosedError)) link.failed()
         this.#dropped(link, error)

@@ -28,10 +28,12 @@ export interface PendingReply {
 /** Receives what the server sends beyond replies, and the end of the connection. */
 export interface ConnectionSink {
   onOpen(connection: RemoteConnection): void
+  /** Once, at the first packet or line from the server: it serves (a bare TCP accept does not show that). */
+  onHeard(connection: RemoteConnection): void
   /** Unsolicited packets: NOOP, NO_JOB, JOB_ASSIGN*, WORK_*, and ERROR when no request waits. */
   onPacket(packet: Packet, connection: RemoteConnection): void
-  /** Once, when the connection is gone for any reason; `opened` says whether it ever connected. */
-  onClose(error: GearboxError, opened: boolean, connection: RemoteConnection): void
+  /** Once, when the connection is gone for any reason. */
+  onClose(error: GearboxError, connection: RemoteConnection): void
 }
 
 export interface ConnectionSettings {
@@ -62,6 +64,7 @@ export class RemoteConnection {
   #flushing = false
   #opened = false
   #closed = false
+  #hasHeard = false
   #timer: NodeJS.Timeout | null = null
 
   constructor(address: Address, sink: ConnectionSink, settings: ConnectionSettings) {
@@ -70,9 +73,11 @@ export class RemoteConnection {
     this.#settings = settings
     const decoderSink: DecoderSink = {
       onPacket: (packet) => {
+        this.#heard()
         this.#onPacket(packet)
       },
       onText: (line) => {
+        this.#heard()
         if (!this.#closed) this.#onReply(line)
       },
       onError: (err: ProtocolError) => {
@@ -141,7 +146,7 @@ export class RemoteConnection {
     this.#out = []
     this.#socket.destroy()
     // the owner hears first (it marks the server down), so retries of the waiting requests go elsewhere
-    this.#sink.onClose(error, this.#opened, this)
+    this.#sink.onClose(error, this)
     this.#expiries.clear()
     for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.fail(error)
   }
@@ -157,6 +162,12 @@ export class RemoteConnection {
     if (out.length === 1 || bytes > BIG_BATCH) {
       for (const chunk of out) this.#socket.write(chunk)
     } else this.#socket.write(Buffer.concat(out, bytes))
+  }
+
+  #heard(): void {
+    if (this.#hasHeard || this.#closed) return
+    this.#hasHeard = true
+    this.#sink.onHeard(this)
   }
 
   #onPacket(packet: Packet): void {

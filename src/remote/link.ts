@@ -39,7 +39,7 @@ export class ServerLink {
     return this.#downUntil
   }
 
-  /** Connected: the backoff starts over. */
+  /** The server answered on a new connection: the backoff starts over. */
   opened(): void {
     this.#failures = 0
     this.#downUntil = 0

@@ -135,13 +135,15 @@ class FunctionLink extends ServerLink {
 
   readonly #sink = {
     onOpen: (): void => {
-      this.opened()
       this.#f.fill()
+    },
+    onHeard: (): void => {
+      this.opened()
     },
     onPacket: (packet: Packet, connection: RemoteConnection): void => {
       this.#onPacket(packet, connection)
     },
-    onClose: (error: GearboxError, _opened: boolean, connection: RemoteConnection): void => {
+    onClose: (error: GearboxError, connection: RemoteConnection): void => {
       if (this.#connection !== connection) return
       this.#connection = null
       this.#f.grabs -= this.#grabs
