@@ -46,6 +46,10 @@ test('unparseable server addresses throw BadAddressError naming the address', li
     assert.throws(() => connect({ servers: [bad] }), (err: unknown) => err instanceof BadAddressError && err.address === bad, bad)
   }
   assert.throws(() => connect({ servers: [{ host: 'localhost', port: 70000 }] }), BadAddressError)
+  // the object form is checked too (a missing host would otherwise mean localhost)
+  for (const bad of [{ port: 4730 }, { host: 123 }, { host: 'a', port: '4730' }, { host: null }]) {
+    assert.throws(() => connect({ servers: [bad as never] }), BadAddressError, JSON.stringify(bad))
+  }
   assert.throws(() => connect({ servers: [] }), InvalidArgumentError)
   // good ones parse
   assert.deepEqual(
