@@ -85,6 +85,11 @@ export class FakeGearman {
     return this.log.filter((r) => r.type === type && (conn === undefined || r.conn === conn)).length
   }
 
+  /** Drops every connection open now; new ones are still accepted. */
+  drop(): void {
+    for (const s of this.#sockets) s.destroy()
+  }
+
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy()
     await new Promise<void>((resolve) => this.#server.close(() => { resolve() }))

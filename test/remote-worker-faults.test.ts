@@ -76,3 +76,40 @@ test('a server that accepts and hangs up at once is retried with growing backoff
   assert.ok(fake.accepted <= 8, `${fake.accepted} connections in a second`)
   assert.ok(fake.accepted >= 2, 'it does retry')
 })
+
+test('a server that never answers a grab (stalled) is dropped after the reply timeout, and the worker reconnects', limits, async (t) => {
+  const fake = await FakeGearman.start(t, (r) => (r.type === PACKET.GRAB_JOB_UNIQ && r.conn > 1 ? res(PACKET.NO_JOB, []) : null))
+  const remote = connect({ servers: [fake.address], replyTimeout: 200, backoff: { base: 20, max: 50 } })
+  t.after(() => remote.close())
+  const worker = remote.worker()
+  t.after(() => worker.close({ graceful: false }))
+  worker.register('f', () => '')
+  await waitUntil(() => fake.count(PACKET.PRE_SLEEP, 2) === 1, 'a second connection is made, and answered')
+})
+
+test('a connection dropped while its function is being unregistered does not register it again', limits, async (t) => {
+  const fake = await FakeGearman.start(t, (r) => {
+    if (r.type !== PACKET.GRAB_JOB_UNIQ) return null
+    return r.conn === 1 && fake.count(PACKET.GRAB_JOB_UNIQ, 1) === 1 ? res(PACKET.JOB_ASSIGN_UNIQ, ['H:1', 'f', 'u', 'x']) : res(PACKET.NO_JOB, [])
+  })
+  const remote = connect({ servers: [fake.address], backoff: { base: 20, max: 50 } })
+  t.after(() => remote.close())
+  const worker = remote.worker()
+  t.after(() => worker.close({ graceful: false }))
+  let started = (): void => undefined
+  const running = new Promise<void>((resolve) => (started = resolve))
+  let release = (): void => undefined
+  const released = new Promise<void>((resolve) => (release = resolve))
+  worker.register('f', async () => {
+    started()
+    await released // a handler that ignores its signal: it runs on after the drop
+    return ''
+  })
+  await running
+  assert.equal(worker.unregister('f'), true)
+  fake.drop()
+  await sleep(200)
+  release()
+  await waitUntil(() => worker.running === 0, 'the job ends')
+  assert.equal(fake.accepted, 1, 'no reconnection for an unregistered function')
+})

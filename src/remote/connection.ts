@@ -8,6 +8,9 @@ import type { Address } from './address.js'
 /** A batch larger than this is written chunk by chunk rather than copied into one buffer. */
 const BIG_BATCH = 256 * 1024
 
+/** ms of silence before TCP keepalive probes start. */
+const KEEPALIVE_DELAY = 10_000
+
 /** What a server sends as the answer to one request, in request order: anything else is unsolicited. */
 const REPLY_TYPES: ReadonlySet<number> = new Set([
   PACKET.JOB_CREATED,
@@ -87,6 +90,8 @@ export class RemoteConnection {
     this.#decoder = new Decoder(decoderSink, { expect: 'RES', maxPacketSize: settings.maxPacketSize })
     const socket = connect({ host: address.host, port: address.port, noDelay: true })
     this.#socket = socket
+    // a server gone without a FIN (power loss, a cut link) is noticed even by a worker that only waits for NOOP
+    socket.setKeepAlive(true, KEEPALIVE_DELAY)
     socket.setTimeout(settings.connectTimeout, () => {
       this.destroy(new ConnectionLostError(address.key, `no connection within ${settings.connectTimeout} ms`))
     })

@@ -94,6 +94,8 @@ class FunctionLink extends ServerLink {
   #dry = false
   #asleep = false
   #reconnect: NodeJS.Timeout | null = null
+  /** Runs while grabs are unanswered: a server that answers none of them within the reply timeout is stalled. */
+  #watchdog: NodeJS.Timeout | null = null
   readonly #running = new Set<AnyContext>()
   #stopped = false
 
@@ -108,8 +110,9 @@ class FunctionLink extends ServerLink {
 
   connect(): void {
     this.#reconnect = null
-    if (this.#stopped) return
     const f = this.#f
+    // retired while dropped (an unregister waiting for its last jobs): registering again would take new work
+    if (this.#stopped || f.retired) return
     const connection = new RemoteConnection(this.address, this.#sink, f.worker.settings.connection)
     this.#connection = connection
     this.#dry = false
@@ -124,6 +127,21 @@ class FunctionLink extends ServerLink {
     this.#grabs++
     this.#f.grabs++
     this.#connection?.write(GRAB)
+    // armed by the first unanswered grab; answers re-arm it (the server is alive)
+    if (this.#watchdog === null) this.#watch()
+  }
+
+  /** (Re)arms the watchdog while grabs wait for answers; clears it once none does. */
+  #watch(): void {
+    if (this.#watchdog !== null) clearTimeout(this.#watchdog)
+    this.#watchdog = null
+    const connection = this.#connection
+    if (this.#grabs === 0 || connection === null) return
+    const timeout = this.#f.worker.settings.connection.replyTimeout
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = null
+      connection.destroy(new ConnectionLostError(this.address.key, `no answer to a grab within ${timeout} ms`))
+    }, timeout).unref()
   }
 
   stop(reason: GearboxError): void {
@@ -148,6 +166,7 @@ class FunctionLink extends ServerLink {
       this.#connection = null
       this.#f.grabs -= this.#grabs
       this.#grabs = 0
+      this.#watch()
       // the server requeues what this connection held: the handlers' results have nowhere to go
       for (const ctx of this.#running) ctx.abort(error)
       if (this.#stopped) return
@@ -170,12 +189,14 @@ class FunctionLink extends ServerLink {
         this.#grabs--
         f.grabs--
         this.#dry = true
+        this.#watch()
         this.#sleepIfDry(connection)
         f.fill()
         return
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
+        this.#watch()
         // an earlier grab may have come back NO_JOB: with this, the last answer is in, and the link sleeps
         this.#sleepIfDry(connection)
         // this connection is registered for this function alone: its name need not be decoded
