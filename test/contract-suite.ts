@@ -307,4 +307,19 @@ export function contractSuite(target: Target): void {
     assert.equal(await client().submit('deadline', 'x'), 'ok on call 2')
     assert.deepEqual(reasons, ['JobTimeoutError'])
   })
+
+  it('a registration timeout with concurrency 2 (gearmand: PRE_SLEEP cancels its timer) still gets the job tried again', async (t) => {
+    const { client, worker } = await target.start(t)
+    let calls = 0
+    worker().register(
+      'deadline2',
+      async (job) => {
+        if (++calls > 1) return `ok on call ${calls}`
+        await new Promise((resolve) => job.signal.addEventListener('abort', resolve, { once: true }))
+        return 'too late'
+      },
+      { timeout: 1_000, concurrency: 2 },
+    )
+    assert.equal(await client().submit('deadline2', 'x', { timeout: 10_000 }), 'ok on call 2')
+  })
 }

@@ -13,6 +13,8 @@ type AnyContext = RemoteJobContext<unknown, unknown>
 
 const GRAB = encodePacket('REQ', PACKET.GRAB_JOB_UNIQ, [])
 const PRE_SLEEP = encodePacket('REQ', PACKET.PRE_SLEEP, [])
+/** ms a timed-out job's connection is kept before it is dropped so that the server requeues the job. */
+const TIMEOUT_GRACE = 1_000
 
 /** What a registration needs from its worker. */
 export interface WorkerHost {
@@ -94,6 +96,8 @@ class FunctionLink extends ServerLink {
   #dry = false
   #asleep = false
   #reconnect: NodeJS.Timeout | null = null
+  /** GRAB and PRE_SLEEP packets this link sent: either one resets gearmand's job timer on its connection. */
+  #timerResets = 0
   /** Runs while grabs are unanswered: a server that answers none of them within the reply timeout is stalled. */
   #watchdog: NodeJS.Timeout | null = null
   readonly #running = new Set<AnyContext>()
@@ -127,6 +131,7 @@ class FunctionLink extends ServerLink {
     this.#grabs++
     this.#f.grabs++
     this.#connection?.write(GRAB)
+    this.#timerResets++
     // armed by the first unanswered grab; answers re-arm it (the server is alive)
     if (this.#watchdog === null) this.#watch()
   }
@@ -208,11 +213,23 @@ class FunctionLink extends ServerLink {
     }
   }
 
+  /**
+   * A job timed out here, and its result is never sent. gearmand keeps one timeout timer per connection, which
+   * a later grab or PRE_SLEEP cancelled (GEARMAN.md §3.8): it would hold the job forever. After a grace,
+   * dropping the connection makes it requeue the job (and any other it holds there, which run again).
+   */
+  #giveBack(connection: RemoteConnection, ctx: AnyContext): void {
+    setTimeout(() => {
+      connection.destroy(new ConnectionLostError(this.address.key, `job ${ctx.handle} timed out; dropping the connection so that the server requeues it`))
+    }, TIMEOUT_GRACE).unref()
+  }
+
   /** After NO_JOB, once no grab is in flight: PRE_SLEEP, so the server wakes this link (NOOP) when work comes. */
   #sleepIfDry(connection: RemoteConnection): void {
     if (!this.#dry || this.#grabs !== 0 || this.#asleep) return
     this.#asleep = true
     connection.write(PRE_SLEEP)
+    this.#timerResets++
   }
 
   #run(connection: RemoteConnection, handle: Buffer, unique: Buffer, data: Buffer): void {
@@ -221,10 +238,12 @@ class FunctionLink extends ServerLink {
     // `data` is a view of the socket's chunk, which Node never reuses: the handler may keep it
     const ctx: AnyContext = new RemoteJobContext(connection, handle, f.name, unique, data, f.worker.encoder)
     this.#running.add(ctx)
+    const resets = this.#timerResets
     const timer =
       f.timeout > 0
         ? setTimeout(() => {
             ctx.abort(new JobTimeoutError(f.timeout, 1))
+            if (this.#timerResets !== resets) this.#giveBack(connection, ctx)
           }, Math.max(f.timeout, 1000))
         : null
     const finish = (packet: Buffer | null): void => {
