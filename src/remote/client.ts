@@ -76,6 +76,7 @@ class SubmitReply implements PendingReply {
 
 /** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
 class ClientLink extends ServerLink {
+  connection: RemoteConnection | null = null
   readonly jobs = new Map<string, Request | Request[]>()
   /** Submissions sent on the current connection and not yet answered (JOB_CREATED or ERROR). */
   unanswered = 0
