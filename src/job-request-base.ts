@@ -3,7 +3,8 @@ import type { Encoder, JobRequest, JobUpdate, RequestState } from './api.js'
 
 /**
  * What the in-process and the remote job requests share: the outcome as a lazily created promise (a request
- * nobody awaits never causes an unhandled rejection), and the updates buffered for one `updates()` reader.
+ * nobody awaits never causes an unhandled rejection), and the updates buffered for `updates()` (several readers
+ * at once share them: each update goes to one of them, and every reader ends with the job).
  */
 export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TResult, TUpdate> {
   readonly functionName: string
@@ -16,7 +17,8 @@ export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TRe
   #resolve: ((value: TResult) => void) | null = null
   #reject: ((reason: unknown) => void) | null = null
   #updates: Denque<JobUpdate<TUpdate>> | null = null
-  #wake: (() => void) | null = null
+  /** Readers waiting for the next update or the end. */
+  #waiting: (() => void)[] = []
 
   constructor(functionName: string, unique: string, encoder: Encoder<unknown, unknown>) {
     this.functionName = functionName
@@ -70,7 +72,7 @@ export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TRe
         continue
       }
       if (this.#state !== 'pending') return
-      await new Promise<void>((resolve) => (this.#wake = resolve))
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
     }
   }
 
@@ -88,7 +90,7 @@ export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TRe
   protected push(update: JobUpdate<TUpdate>): void {
     if (this.#state !== 'pending') return
     ;(this.#updates ??= new Denque()).push(update)
-    this.#wakeReader()
+    this.#wakeReaders()
   }
 
   /** Completes with the result bytes decoded; a decoding failure fails the request. */
@@ -113,17 +115,16 @@ export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TRe
     if (state === 'completed') this.#resolve?.(value as TResult)
     else this.#reject?.(error)
     this.#resolve = this.#reject = null
-    this.#wakeReader()
+    this.#wakeReaders()
   }
 
   /** Subclasses release what they hold on the job (listeners, references). */
   protected abstract onSettled(): void
 
-  #wakeReader(): void {
-    const wake = this.#wake
-    if (wake !== null) {
-      this.#wake = null
-      wake()
-    }
+  #wakeReaders(): void {
+    if (this.#waiting.length === 0) return
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const wake of waiting) wake()
   }
 }

@@ -2,6 +2,7 @@
 // every target of contract-targets.ts. Where a target differs, the difference is a named expectation of
 // that target (its `quirks`), asserted like everything else.
 import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type TestContext, test } from 'node:test'
 import { JobExceptionError, JobFailedError, QueueFullError, WaitTimeoutError } from '../src/index.js'
 import type { JobUpdate } from '../src/api.js'
@@ -50,6 +51,28 @@ export function contractSuite(target: Target): void {
     for await (const u of request.updates()) updates.push(describe(u))
     assert.equal(await request, 'done')
     assert.deepEqual(updates, ['data:one', 'status:1/3', 'warning:careful', 'status:3/3'])
+  })
+
+  it('two updates() readers at once both end with the job, and share its updates', async (t) => {
+    const { client, worker } = await target.start(t)
+    const go = deferred<undefined>()
+    worker().register('two-readers', async (job) => {
+      await go.promise
+      job.sendData('one')
+      return 'done'
+    })
+    const request = client().submit('two-readers', 'x')
+    const read = async (): Promise<string[]> => {
+      const seen: string[] = []
+      for await (const u of request.updates()) seen.push(describe(u))
+      return seen
+    }
+    const readers = Promise.all([read(), read()])
+    go.resolve(undefined)
+    assert.equal(await request, 'done')
+    const both = await Promise.race([readers, sleep(5_000, null, { ref: false })])
+    assert.ok(both !== null, 'both readers ended')
+    assert.deepEqual(both.flat(), ['data:one'])
   })
 
   it('a handler that throws JobFailedError fails the job; any other throw is an exception carrying its message', async (t) => {
@@ -283,5 +306,20 @@ export function contractSuite(target: Target): void {
     )
     assert.equal(await client().submit('deadline', 'x'), 'ok on call 2')
     assert.deepEqual(reasons, ['JobTimeoutError'])
+  })
+
+  it('a registration timeout with concurrency 2 (gearmand: PRE_SLEEP cancels its timer) still gets the job tried again', async (t) => {
+    const { client, worker } = await target.start(t)
+    let calls = 0
+    worker().register(
+      'deadline2',
+      async (job) => {
+        if (++calls > 1) return `ok on call ${calls}`
+        await new Promise((resolve) => job.signal.addEventListener('abort', resolve, { once: true }))
+        return 'too late'
+      },
+      { timeout: 1_000, concurrency: 2 },
+    )
+    assert.equal(await client().submit('deadline2', 'x', { timeout: 10_000 }), 'ok on call 2')
   })
 }

@@ -46,6 +46,10 @@ test('unparseable server addresses throw BadAddressError naming the address', li
     assert.throws(() => connect({ servers: [bad] }), (err: unknown) => err instanceof BadAddressError && err.address === bad, bad)
   }
   assert.throws(() => connect({ servers: [{ host: 'localhost', port: 70000 }] }), BadAddressError)
+  // the object form is checked too (a missing host would otherwise mean localhost)
+  for (const bad of [{ port: 4730 }, { host: 123 }, { host: 'a', port: '4730' }, { host: null }]) {
+    assert.throws(() => connect({ servers: [bad as never] }), BadAddressError, JSON.stringify(bad))
+  }
   assert.throws(() => connect({ servers: [] }), InvalidArgumentError)
   // good ones parse
   assert.deepEqual(
@@ -138,4 +142,19 @@ test('submitMany with one entry that cannot be encoded throws EncodingError and 
   // a later submission goes through the same connection: had anything been sent, it would be queued first
   await client.submitBackground('g', 2)
   assert.equal(broker.size, 1)
+})
+
+test('status queries gearmand would never answer (handle or unique of 64 bytes or more) throw InvalidArgumentError; nothing is sent', limits, async (t) => {
+  let chunks = 0
+  const port = await fakeServer(t, () => {
+    chunks++
+    return null
+  })
+  const remote = connect({ servers: [`127.0.0.1:${port}`] })
+  t.after(() => remote.close())
+  const client = remote.client()
+  await assert.rejects(client.getStatus('H:' + 'x'.repeat(62)), InvalidArgumentError)
+  await assert.rejects(client.getStatusByUnique('u'.repeat(64)), InvalidArgumentError)
+  await assert.rejects(client.getStatusByUnique('é'.repeat(32)), InvalidArgumentError, 'bytes, not characters')
+  assert.equal(chunks, 0)
 })

@@ -34,9 +34,8 @@ export class Proxy {
       client.on('data', (chunk: Buffer) => {
         this.bytesUp += chunk.length
       })
-      client.pipe(upstream)
-      upstream.pipe(client)
       if (this.#stalled) this.#pause(pair)
+      else this.#flow(pair)
     })
   }
 
@@ -82,10 +81,7 @@ export class Proxy {
 
   resume(): void {
     this.#stalled = false
-    for (const [a, b] of this.#pairs) {
-      a.resume()
-      b.resume()
-    }
+    for (const pair of this.#pairs) this.#flow(pair)
   }
 
   async close(): Promise<void> {
@@ -93,7 +89,15 @@ export class Proxy {
     await new Promise<void>((resolve) => this.#server.close(() => { resolve() }))
   }
 
+  #flow([a, b]: [Socket, Socket]): void {
+    a.pipe(b)
+    b.pipe(a)
+  }
+
+  /** Unpiped, not just paused: a pipe's 'drain' handler would resume a paused source. */
   #pause([a, b]: [Socket, Socket]): void {
+    a.unpipe(b)
+    b.unpipe(a)
     a.pause()
     b.pause()
   }

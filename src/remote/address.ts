@@ -24,8 +24,12 @@ const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/
  */
 export function parseAddress(address: ServerAddress): Address {
   if (typeof address === 'object' && (address as unknown) !== null) {
-    const port = address.port ?? DEFAULT_PORT
-    return make(address.host, port, JSON.stringify(address))
+    const text = JSON.stringify(address)
+    const host: unknown = address.host
+    const port: unknown = address.port ?? DEFAULT_PORT
+    if (typeof host !== 'string') throw new BadAddressError(text, 'host must be a string')
+    if (typeof port !== 'number') throw new BadAddressError(text, 'port must be a number')
+    return make(host, port, text)
   }
   if (typeof address !== 'string') throw new BadAddressError(typeof address, 'expected a string or { host, port }')
   const text = address.trim()

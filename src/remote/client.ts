@@ -13,6 +13,7 @@ import type {
 } from '../api.js'
 import {
   BrokerClosedError,
+  ConnectionLostError,
   type GearboxError,
   InvalidArgumentError,
   PayloadTooLargeError,
@@ -21,7 +22,7 @@ import {
 } from '../errors.js'
 import { epochOption, intOption, signalOption, stringArg } from '../options.js'
 import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
-import { MAX_UNIQUE_BYTES } from '../protocol/limits.js'
+import { MAX_HANDLE_BYTES, MAX_UNIQUE_BYTES } from '../protocol/limits.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import { waitAllSettled } from '../wait-all.js'
 import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
@@ -48,13 +49,13 @@ class SubmitReply implements PendingReply {
   readonly #submission: Submission
   readonly #link: ClientLink
   readonly #onReply: (s: Submission, link: ClientLink, packet: Packet) => void
-  readonly #onFail: (s: Submission, error: GearboxError) => void
+  readonly #onFail: (s: Submission, link: ClientLink, error: GearboxError) => void
 
   constructor(
     submission: Submission,
     link: ClientLink,
     onReply: (s: Submission, link: ClientLink, packet: Packet) => void,
-    onFail: (s: Submission, error: GearboxError) => void,
+    onFail: (s: Submission, link: ClientLink, error: GearboxError) => void,
   ) {
     this.#submission = submission
     this.#link = link
@@ -69,13 +70,16 @@ class SubmitReply implements PendingReply {
   }
 
   fail(error: GearboxError): void {
-    this.#onFail(this.#submission, error)
+    this.#onFail(this.#submission, this.#link, error)
   }
 }
 
 /** A server with the foreground jobs this client waits on there, by handle (an array only when several share one). */
 class ClientLink extends ServerLink {
+  connection: RemoteConnection | null = null
   readonly jobs = new Map<string, Request | Request[]>()
+  /** Submissions sent on the current connection and not yet answered (JOB_CREATED or ERROR). */
+  unanswered = 0
 }
 
 /**
@@ -96,6 +100,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   readonly #ring: HashRing<ClientLink>
   #turn = 0
   #closed = false
+  /** Retries waiting for a server's backoff to pass (none was live), with the error that made them retry. */
+  readonly #delayed = new Map<NodeJS.Timeout, { s: Submission; error: GearboxError }>()
+  /** close() callers, resolved once no submission waits for an answer. */
+  #closing: (() => void)[] = []
 
   constructor(settings: RemoteSettings, encoder: Encoder<unknown, unknown>, id: string | undefined) {
     this.#settings = settings
@@ -147,23 +155,49 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     return waitAllSettled(requests, intOption('timeout', options.timeout, 0), signalOption(options.signal), TIMERS)
   }
 
-  /** Asks every server (handles are only known to the server that issued them); the one that knows the job answers. */
+  /**
+   * Asks every live server (handles are only known to the server that issued them): the first that knows the
+   * job answers; "unknown" once all have said so, or the first error if one failed.
+   */
   async getStatus(handle: string): Promise<JobStatus> {
     stringArg('handle', handle)
-    const packet = encodePacket('REQ', PACKET.GET_STATUS, [handle])
-    const answers = await Promise.allSettled(this.#links.map((link) => this.#ask(link, packet, PACKET.STATUS_RES)))
-    let failure: Error | undefined = undefined
-    for (const answer of answers) {
-      if (answer.status === 'rejected') failure ??= answer.reason as Error
-      else if (flag(answer.value.args[1])) return { handle, ...statusOf(answer.value.args) }
+    // gearmand never answers a longer one (GEARMAN.md §3.7), and issues none
+    if (Buffer.byteLength(handle) > MAX_HANDLE_BYTES || handle.includes('\0')) {
+      throw new InvalidArgumentError('handle', `a job handle: at most ${MAX_HANDLE_BYTES} bytes without NUL`, handle)
     }
-    if (failure !== undefined) throw failure
-    return { handle, known: false, running: false, numerator: 0, denominator: 0, state: 'unknown' }
+    const packet = encodePacket('REQ', PACKET.GET_STATUS, [handle])
+    const live = this.#links.filter((link) => link.live)
+    const links = live.length > 0 ? live : this.#links
+    return new Promise<JobStatus>((resolve, reject) => {
+      let left = links.length
+      let failure: Error | undefined = undefined
+      const answered = (): void => {
+        if (--left > 0) return
+        if (failure !== undefined) reject(failure)
+        else resolve({ handle, known: false, running: false, numerator: 0, denominator: 0, state: 'unknown' })
+      }
+      for (const link of links) {
+        this.#ask(link, packet, PACKET.STATUS_RES).then(
+          (reply) => {
+            if (flag(reply.args[1])) resolve({ handle, ...statusOf(reply.args) })
+            answered()
+          },
+          (err: unknown) => {
+            failure ??= err as Error
+            answered()
+          },
+        )
+      }
+    })
   }
 
   /** Asks the server that owns `unique` on the ring. Gearman looks uniques up across functions: `functionName` is not sent. */
   async getStatusByUnique(unique: string, functionName?: string): Promise<UniqueStatus> {
     stringArg('unique', unique)
+    // gearmand never answers a longer one (§3.7); it stores a 64-byte unique truncated to 63, so none is lost
+    if (Buffer.byteLength(unique) > MAX_UNIQUE_BYTES - 1 || unique.includes('\0')) {
+      throw new InvalidArgumentError('unique', `at most ${MAX_UNIQUE_BYTES - 1} bytes without NUL (gearmand answers no longer one)`, unique)
+    }
     if (functionName !== undefined) stringArg('functionName', functionName)
     const link = this.#pick(unique)
     const reply = await this.#ask(link, encodePacket('REQ', PACKET.GET_STATUS_UNIQUE, [unique]), PACKET.STATUS_RES_UNIQUE)
@@ -177,10 +211,37 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     return undefined
   }
 
-  /** New submissions are refused; the connections close once no foreground job waits on them. */
+  /**
+   * New submissions are refused. Resolves once every submission already made has its answer (bounded by the
+   * reply timeout); each connection closes once no foreground job waits on it any more (status queries still
+   * waiting then fail with BrokerClosedError).
+   */
   async close(): Promise<void> {
     this.#closed = true
-    for (const link of this.#links) if (link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+    for (const [timer, { s, error }] of this.#delayed) {
+      clearTimeout(timer)
+      s.rejected(error)
+    }
+    this.#delayed.clear()
+    for (const link of this.#links) this.#maybeClose(link)
+    if (this.#links.every((link) => link.unanswered === 0)) return
+    await new Promise<void>((resolve) => this.#closing.push(resolve))
+  }
+
+  /** After close(): drops the link's connection once nothing waits on it; resolves close() once no link has a submission out. */
+  #maybeClose(link: ClientLink): void {
+    if (!this.#closed) return
+    if (link.jobs.size === 0 && link.unanswered === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+    if (this.#closing.length > 0 && this.#links.every((l) => l.unanswered === 0)) {
+      const waiting = this.#closing
+      this.#closing = []
+      for (const resolve of waiting) resolve()
+    }
+  }
+
+  /** A submission on `link` got its answer (or its connection failed). */
+  #answered(link: ClientLink): void {
+    link.unanswered = Math.max(0, link.unanswered - 1)
   }
 
   // ---------------------------------------------------------------- submission
@@ -237,20 +298,34 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const link = this.#pick(s.unique === '-' ? s.data : s.unique)
     s.tries++
     s.tried.push(link.address.key)
-    this.#connection(link).request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
+    const connection = this.#connection(link)
+    link.unanswered++
+    connection.request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
   }
 
   readonly #onSubmitReply = (s: Submission, link: ClientLink, packet: Packet): void => {
+    this.#answered(link)
     if (packet.type === PACKET.JOB_CREATED) {
       const handle = packet.args[0].toString('latin1')
       if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
       s.accepted(handle)
     } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link.address.key, packet, s.functionName))
-    else s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+    else {
+      s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+      this.#outOfStep(link)
+    }
+    this.#maybeClose(link)
   }
 
-  readonly #onSubmitFailed = (s: Submission, error: GearboxError): void => {
+  /** A reply of the wrong type: every later reply on that connection would go to the wrong request. */
+  #outOfStep(link: ClientLink): void {
+    link.connection?.destroy(new ConnectionLostError(link.address.key, 'replies out of step with requests'))
+  }
+
+  readonly #onSubmitFailed = (s: Submission, link: ClientLink, error: GearboxError): void => {
+    this.#answered(link)
     this.#retry(s, error)
+    this.#maybeClose(link)
   }
 
   #retry(s: Submission, error: GearboxError): void {
@@ -259,7 +334,22 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     if (this.#closed) s.rejected(error)
     else if (s.tries > this.#settings.maxRetries) {
       s.rejected(new ServerUnavailableError([...new Set(s.tried)], `no server took the job after ${s.tries} tries: ${error.message}`, { cause: error }))
-    } else this.#send(s)
+    } else this.#sendWhenLive(s, error)
+  }
+
+  /** Sends now if a server is live; otherwise once the first one's backoff has passed (so retries are not spent at once). */
+  #sendWhenLive(s: Submission, error: GearboxError): void {
+    const wait = Math.min(...this.#links.map((link) => link.downUntil)) - Date.now()
+    if (wait <= 0) {
+      this.#send(s)
+      return
+    }
+    const timer = setTimeout(() => {
+      this.#delayed.delete(timer)
+      if (s instanceof RemoteJobRequest && s.state !== 'pending') return
+      this.#send(s)
+    }, wait)
+    this.#delayed.set(timer, { s, error })
   }
 
   /** The server for a unique (the ring), or the next one in turn; only live servers, unless none is. */
@@ -280,20 +370,21 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     if (link.connection !== null && !link.connection.closed) return link.connection
     const connection = new RemoteConnection(link.address, this.#sink(link), this.#settings.connection)
     link.connection = connection
-    connection.request(encodePacket('REQ', PACKET.OPTION_REQ, ['exceptions']), { take: () => true, fail: () => undefined })
+    connection.request(encodePacket('REQ', PACKET.OPTION_REQ, ['exceptions']), { take: (reply) => !Buffer.isBuffer(reply), fail: () => undefined })
     if (this.#id !== undefined) connection.write(encodePacket('REQ', PACKET.SET_CLIENT_ID, [this.#id]))
     return connection
   }
 
   #sink(link: ClientLink): ConnectionSink {
     return {
-      onOpen: () => {
+      onOpen: () => undefined,
+      onHeard: () => {
         link.opened()
       },
       onPacket: (packet) => {
         this.#onPacket(link, packet)
       },
-      onClose: (error, _opened, connection) => {
+      onClose: (error, connection) => {
         if (link.connection === connection) link.connection = null
         if (!(error instanceof BrokerClosedError)) link.failed()
         this.#dropped(link, error)
@@ -308,7 +399,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     for (const request of requests) {
       if (this.#settings.resubmit && !this.#closed && request.tries <= this.#settings.maxRetries) {
         request.accepted(undefined)
-        this.#send(request)
+        this.#sendWhenLive(request, error)
       } else request.rejected(error)
     }
   }
@@ -354,7 +445,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       else if (packet.type === PACKET.WORK_EXCEPTION) r.onException(packet.args[1])
       else r.onFail()
     }
-    if (this.#closed && link.jobs.size === 0) link.connection?.destroy(new BrokerClosedError('client is closed'))
+    this.#maybeClose(link)
   }
 
   /** Ends a request's membership in its link's job table (it settled: outcome, abort or timeout). */
@@ -368,6 +459,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
         const rest = entry.filter((r) => r !== request)
         link.jobs.set(handle, rest.length === 1 ? (rest[0] as Request) : rest)
       } else continue
+      this.#maybeClose(link)
       return
     }
   }
@@ -381,7 +473,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
           if (Buffer.isBuffer(reply)) return false
           if (reply.type === expect) resolve(reply)
           else if (reply.type === PACKET.ERROR) reject(serverError(link.address.key, reply, ''))
-          else reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
+          else {
+            reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
+            this.#outOfStep(link)
+          }
           return true
         },
         fail: reject,

@@ -8,6 +8,9 @@ import type { Address } from './address.js'
 /** A batch larger than this is written chunk by chunk rather than copied into one buffer. */
 const BIG_BATCH = 256 * 1024
 
+/** ms of silence before TCP keepalive probes start. */
+const KEEPALIVE_DELAY = 10_000
+
 /** What a server sends as the answer to one request, in request order: anything else is unsolicited. */
 const REPLY_TYPES: ReadonlySet<number> = new Set([
   PACKET.JOB_CREATED,
@@ -28,10 +31,12 @@ export interface PendingReply {
 /** Receives what the server sends beyond replies, and the end of the connection. */
 export interface ConnectionSink {
   onOpen(connection: RemoteConnection): void
+  /** Once, at the first packet or line from the server: it serves (a bare TCP accept does not show that). */
+  onHeard(connection: RemoteConnection): void
   /** Unsolicited packets: NOOP, NO_JOB, JOB_ASSIGN*, WORK_*, and ERROR when no request waits. */
   onPacket(packet: Packet, connection: RemoteConnection): void
-  /** Once, when the connection is gone for any reason; `opened` says whether it ever connected. */
-  onClose(error: GearboxError, opened: boolean, connection: RemoteConnection): void
+  /** Once, when the connection is gone for any reason. */
+  onClose(error: GearboxError, connection: RemoteConnection): void
 }
 
 export interface ConnectionSettings {
@@ -62,6 +67,7 @@ export class RemoteConnection {
   #flushing = false
   #opened = false
   #closed = false
+  #hasHeard = false
   #timer: NodeJS.Timeout | null = null
 
   constructor(address: Address, sink: ConnectionSink, settings: ConnectionSettings) {
@@ -70,10 +76,12 @@ export class RemoteConnection {
     this.#settings = settings
     const decoderSink: DecoderSink = {
       onPacket: (packet) => {
+        this.#heard()
         this.#onPacket(packet)
       },
       onText: (line) => {
-        this.#onReply(line)
+        this.#heard()
+        if (!this.#closed) this.#onReply(line)
       },
       onError: (err: ProtocolError) => {
         if (err.closeConnection) this.destroy(new ConnectionLostError(address.key, `the server broke the protocol: ${err.message}`, { cause: err }))
@@ -82,6 +90,8 @@ export class RemoteConnection {
     this.#decoder = new Decoder(decoderSink, { expect: 'RES', maxPacketSize: settings.maxPacketSize })
     const socket = connect({ host: address.host, port: address.port, noDelay: true })
     this.#socket = socket
+    // a server gone without a FIN (power loss, a cut link) is noticed even by a worker that only waits for NOOP
+    socket.setKeepAlive(true, KEEPALIVE_DELAY)
     socket.setTimeout(settings.connectTimeout, () => {
       this.destroy(new ConnectionLostError(address.key, `no connection within ${settings.connectTimeout} ms`))
     })
@@ -91,7 +101,7 @@ export class RemoteConnection {
       if (!this.#closed) this.#sink.onOpen(this)
     })
     socket.on('data', (chunk: Buffer) => {
-      this.#decoder.push(chunk)
+      if (!this.#closed) this.#decoder.push(chunk)
     })
     socket.on('error', (err) => {
       this.destroy(new ConnectionLostError(address.key, err.message, { cause: err }))
@@ -141,7 +151,7 @@ export class RemoteConnection {
     this.#out = []
     this.#socket.destroy()
     // the owner hears first (it marks the server down), so retries of the waiting requests go elsewhere
-    this.#sink.onClose(error, this.#opened, this)
+    this.#sink.onClose(error, this)
     this.#expiries.clear()
     for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.fail(error)
   }
@@ -159,17 +169,30 @@ export class RemoteConnection {
     } else this.#socket.write(Buffer.concat(out, bytes))
   }
 
+  #heard(): void {
+    if (this.#hasHeard || this.#closed) return
+    this.#hasHeard = true
+    this.#sink.onHeard(this)
+  }
+
   #onPacket(packet: Packet): void {
+    // a handler may have dropped the connection while this chunk was being decoded: the rest is not ours to act on
+    if (this.#closed) return
     if (REPLY_TYPES.has(packet.type) && this.#pending.length > 0) this.#onReply(packet)
     else this.#sink.onPacket(packet, this)
   }
 
   #onReply(reply: Packet | Buffer): void {
-    const head = this.#pending.peekFront()
-    if (head === undefined) return // a stray text line: nothing asked for it
-    if (!head.take(reply)) return
-    this.#pending.shift()
-    this.#expiries.shift()
+    // off the queue while it takes the reply: if it drops the connection (a reply out of step), it is not failed too
+    const head = this.#pending.shift()
+    const expires = this.#expiries.shift()
+    if (head === undefined || expires === undefined) return // a stray text line: nothing asked for it
+    if (head.take(reply)) return
+    if (this.#closed) head.fail(new ConnectionLostError(this.address.key, 'connection is closed'))
+    else {
+      this.#pending.unshift(head)
+      this.#expiries.unshift(expires)
+    }
   }
 
   /** One timer, for the oldest request (replies come in order, so it expires first); re-armed lazily. */

@@ -1,5 +1,4 @@
 import type { Address } from './address.js'
-import type { RemoteConnection } from './connection.js'
 
 export interface BackoffSettings {
   /** ms before the first retry of a server that failed. */
@@ -15,13 +14,12 @@ export function backoffDelay(failures: number, settings: BackoffSettings): numbe
 }
 
 /**
- * One server as a client sees it: its current connection, if any, and whether it counts as live. A server
+ * One server as a client or a worker's function sees it: whether it counts as live. A server
  * whose connection failed is skipped until its backoff has passed; then it is tried again.
  */
 export class ServerLink {
   readonly address: Address
   readonly #backoff: BackoffSettings
-  connection: RemoteConnection | null = null
   #failures = 0
   #downUntil = 0
 
@@ -34,7 +32,12 @@ export class ServerLink {
     return this.#downUntil <= Date.now()
   }
 
-  /** Connected: the backoff starts over. */
+  /** Epoch ms until which the server is skipped (0: not down). */
+  get downUntil(): number {
+    return this.#downUntil
+  }
+
+  /** The server answered on a new connection: the backoff starts over. */
   opened(): void {
     this.#failures = 0
     this.#downUntil = 0

@@ -13,6 +13,8 @@ type AnyContext = RemoteJobContext<unknown, unknown>
 
 const GRAB = encodePacket('REQ', PACKET.GRAB_JOB_UNIQ, [])
 const PRE_SLEEP = encodePacket('REQ', PACKET.PRE_SLEEP, [])
+/** ms a timed-out job's connection is kept before it is dropped so that the server requeues the job. */
+const TIMEOUT_GRACE = 1_000
 
 /** What a registration needs from its worker. */
 export interface WorkerHost {
@@ -94,6 +96,10 @@ class FunctionLink extends ServerLink {
   #dry = false
   #asleep = false
   #reconnect: NodeJS.Timeout | null = null
+  /** GRAB and PRE_SLEEP packets this link sent: either one resets gearmand's job timer on its connection. */
+  #timerResets = 0
+  /** Runs while grabs are unanswered: a server that answers none of them within the reply timeout is stalled. */
+  #watchdog: NodeJS.Timeout | null = null
   readonly #running = new Set<AnyContext>()
   #stopped = false
 
@@ -108,8 +114,9 @@ class FunctionLink extends ServerLink {
 
   connect(): void {
     this.#reconnect = null
-    if (this.#stopped) return
     const f = this.#f
+    // retired while dropped (an unregister waiting for its last jobs): registering again would take new work
+    if (this.#stopped || f.retired) return
     const connection = new RemoteConnection(this.address, this.#sink, f.worker.settings.connection)
     this.#connection = connection
     this.#dry = false
@@ -124,6 +131,22 @@ class FunctionLink extends ServerLink {
     this.#grabs++
     this.#f.grabs++
     this.#connection?.write(GRAB)
+    this.#timerResets++
+    // armed by the first unanswered grab; answers re-arm it (the server is alive)
+    if (this.#watchdog === null) this.#watch()
+  }
+
+  /** (Re)arms the watchdog while grabs wait for answers; clears it once none does. */
+  #watch(): void {
+    if (this.#watchdog !== null) clearTimeout(this.#watchdog)
+    this.#watchdog = null
+    const connection = this.#connection
+    if (this.#grabs === 0 || connection === null) return
+    const timeout = this.#f.worker.settings.connection.replyTimeout
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = null
+      connection.destroy(new ConnectionLostError(this.address.key, `no answer to a grab within ${timeout} ms`))
+    }, timeout).unref()
   }
 
   stop(reason: GearboxError): void {
@@ -135,17 +158,20 @@ class FunctionLink extends ServerLink {
 
   readonly #sink = {
     onOpen: (): void => {
-      this.opened()
       this.#f.fill()
+    },
+    onHeard: (): void => {
+      this.opened()
     },
     onPacket: (packet: Packet, connection: RemoteConnection): void => {
       this.#onPacket(packet, connection)
     },
-    onClose: (error: GearboxError, _opened: boolean, connection: RemoteConnection): void => {
+    onClose: (error: GearboxError, connection: RemoteConnection): void => {
       if (this.#connection !== connection) return
       this.#connection = null
       this.#f.grabs -= this.#grabs
       this.#grabs = 0
+      this.#watch()
       // the server requeues what this connection held: the handlers' results have nowhere to go
       for (const ctx of this.#running) ctx.abort(error)
       if (this.#stopped) return
@@ -168,15 +194,16 @@ class FunctionLink extends ServerLink {
         this.#grabs--
         f.grabs--
         this.#dry = true
-        if (this.#grabs === 0) {
-          this.#asleep = true
-          connection.write(PRE_SLEEP)
-        }
+        this.#watch()
+        this.#sleepIfDry(connection)
         f.fill()
         return
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
+        this.#watch()
+        // an earlier grab may have come back NO_JOB: with this, the last answer is in, and the link sleeps
+        this.#sleepIfDry(connection)
         // this connection is registered for this function alone: its name need not be decoded
         this.#run(connection, packet.args[0], packet.args[2], packet.args[3])
         f.fill()
@@ -186,16 +213,37 @@ class FunctionLink extends ServerLink {
     }
   }
 
+  /**
+   * A job timed out here, and its result is never sent. gearmand keeps one timeout timer per connection, which
+   * a later grab or PRE_SLEEP cancelled (GEARMAN.md §3.8): it would hold the job forever. After a grace,
+   * dropping the connection makes it requeue the job (and any other it holds there, which run again).
+   */
+  #giveBack(connection: RemoteConnection, ctx: AnyContext): void {
+    setTimeout(() => {
+      connection.destroy(new ConnectionLostError(this.address.key, `job ${ctx.handle} timed out; dropping the connection so that the server requeues it`))
+    }, TIMEOUT_GRACE).unref()
+  }
+
+  /** After NO_JOB, once no grab is in flight: PRE_SLEEP, so the server wakes this link (NOOP) when work comes. */
+  #sleepIfDry(connection: RemoteConnection): void {
+    if (!this.#dry || this.#grabs !== 0 || this.#asleep) return
+    this.#asleep = true
+    connection.write(PRE_SLEEP)
+    this.#timerResets++
+  }
+
   #run(connection: RemoteConnection, handle: Buffer, unique: Buffer, data: Buffer): void {
     const f = this.#f
     f.active++
     // `data` is a view of the socket's chunk, which Node never reuses: the handler may keep it
     const ctx: AnyContext = new RemoteJobContext(connection, handle, f.name, unique, data, f.worker.encoder)
     this.#running.add(ctx)
+    const resets = this.#timerResets
     const timer =
       f.timeout > 0
         ? setTimeout(() => {
             ctx.abort(new JobTimeoutError(f.timeout, 1))
+            if (this.#timerResets !== resets) this.#giveBack(connection, ctx)
           }, Math.max(f.timeout, 1000))
         : null
     const finish = (packet: Buffer | null): void => {
