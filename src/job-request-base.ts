@@ -17,8 +17,8 @@ export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TRe
   #resolve: ((value: TResult) => void) | null = null
   #reject: ((reason: unknown) => void) | null = null
   #updates: Denque<JobUpdate<TUpdate>> | null = null
-  /** Readers waiting for the next update or the end. */
-  #waiting: (() => void)[] = []
+  /** Readers waiting for the next update or the end (made with the first one: most requests have none). */
+  #waiting: (() => void)[] | null = null
 
   constructor(functionName: string, unique: string, encoder: Encoder<unknown, unknown>) {
     this.functionName = functionName
@@ -72,7 +72,7 @@ export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TRe
         continue
       }
       if (this.#state !== 'pending') return
-      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+      await new Promise<void>((resolve) => (this.#waiting ??= []).push(resolve))
     }
   }
 
@@ -122,9 +122,9 @@ export abstract class JobRequestBase<TResult, TUpdate> implements JobRequest<TRe
   protected abstract onSettled(): void
 
   #wakeReaders(): void {
-    if (this.#waiting.length === 0) return
     const waiting = this.#waiting
-    this.#waiting = []
+    if (waiting === null) return
+    this.#waiting = null
     for (const wake of waiting) wake()
   }
 }

@@ -297,7 +297,6 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   #send(s: Submission): void {
     const link = this.#pick(s.unique === '-' ? s.data : s.unique)
     s.tries++
-    s.tried.push(link.address.key)
     const connection = this.#connection(link)
     link.unanswered++
     connection.request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
@@ -324,6 +323,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
 
   readonly #onSubmitFailed = (s: Submission, link: ClientLink, error: GearboxError): void => {
     this.#answered(link)
+    ;(s.tried ??= []).push(link.address.key)
     this.#retry(s, error)
     this.#maybeClose(link)
   }
@@ -333,7 +333,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     if (s instanceof RemoteJobRequest && s.state !== 'pending') return
     if (this.#closed) s.rejected(error)
     else if (s.tries > this.#settings.maxRetries) {
-      s.rejected(new ServerUnavailableError([...new Set(s.tried)], `no server took the job after ${s.tries} tries: ${error.message}`, { cause: error }))
+      s.rejected(new ServerUnavailableError([...new Set(s.tried ?? [])], `no server took the job after ${s.tries} tries: ${error.message}`, { cause: error }))
     } else this.#sendWhenLive(s, error)
   }
 

@@ -14,9 +14,11 @@ export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, 
   #handle: string | undefined = undefined
   /** Connection attempts and resubmissions so far. */
   tries = 0
-  /** Servers tried, `host:port`, for the error when none took the job. */
-  readonly tried: string[] = []
+  /** Servers whose connection failed before they took the job, `host:port`, for the error when none did. */
+  tried: string[] | null = null
   #signal: AbortSignal | undefined
+  /** Made only for a request with a signal. */
+  #onAbort: (() => void) | null = null
   #timer: NodeJS.Timeout | null = null
   readonly #forget: (request: RemoteJobRequest<TResult, TUpdate>) => void
 
@@ -42,6 +44,9 @@ export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, 
   watch(signal: AbortSignal | undefined, timeout: number): void {
     if (signal !== undefined) {
       this.#signal = signal
+      this.#onAbort = () => {
+        this.settle('failed', undefined, signal.reason)
+      }
       signal.addEventListener('abort', this.#onAbort, { once: true })
     }
     if (timeout > 0) {
@@ -85,14 +90,12 @@ export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, 
   }
 
   protected onSettled(): void {
-    this.#signal?.removeEventListener('abort', this.#onAbort)
+    if (this.#onAbort !== null) this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#signal = undefined
+    this.#onAbort = null
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     this.#forget(this)
   }
 
-  readonly #onAbort = (): void => {
-    this.settle('failed', undefined, this.#signal?.reason)
-  }
 }

@@ -133,24 +133,34 @@ class FunctionLink extends ServerLink {
     this.#connection?.write(GRAB)
     this.#timerResets++
     // armed by the first unanswered grab; answers re-arm it (the server is alive)
-    if (this.#watchdog === null) this.#watch()
+    if (this.#grabs === 1) this.#watch()
   }
 
-  /** (Re)arms the watchdog while grabs wait for answers; clears it once none does. */
+  /**
+   * (Re)starts the watchdog while grabs wait for answers. One timer per link, refreshed rather than made anew
+   * per job; when it fires with nothing waiting it just stops until the next refresh.
+   */
   #watch(): void {
-    if (this.#watchdog !== null) clearTimeout(this.#watchdog)
-    this.#watchdog = null
+    if (this.#grabs === 0 || this.#connection === null) return
+    if (this.#watchdog === null) this.#watchdog = setTimeout(this.#onStall, this.#f.worker.settings.connection.replyTimeout).unref()
+    else this.#watchdog.refresh()
+  }
+
+  readonly #onStall = (): void => {
     const connection = this.#connection
     if (this.#grabs === 0 || connection === null) return
     const timeout = this.#f.worker.settings.connection.replyTimeout
-    this.#watchdog = setTimeout(() => {
-      this.#watchdog = null
-      connection.destroy(new ConnectionLostError(this.address.key, `no answer to a grab within ${timeout} ms`))
-    }, timeout).unref()
+    connection.destroy(new ConnectionLostError(this.address.key, `no answer to a grab within ${timeout} ms`))
+  }
+
+  #unwatch(): void {
+    if (this.#watchdog !== null) clearTimeout(this.#watchdog)
+    this.#watchdog = null
   }
 
   stop(reason: GearboxError): void {
     this.#stopped = true
+    this.#unwatch()
     if (this.#reconnect !== null) clearTimeout(this.#reconnect)
     this.#reconnect = null
     this.#connection?.destroy(reason)
@@ -171,7 +181,7 @@ class FunctionLink extends ServerLink {
       this.#connection = null
       this.#f.grabs -= this.#grabs
       this.#grabs = 0
-      this.#watch()
+      this.#unwatch()
       // the server requeues what this connection held: the handlers' results have nowhere to go
       for (const ctx of this.#running) ctx.abort(error)
       if (this.#stopped) return

@@ -5,7 +5,8 @@ export interface Submission {
   readonly data: Uint8Array
   readonly packet: Buffer
   tries: number
-  readonly tried: string[]
+  /** Servers whose connection failed before they took the job (made with the first one). */
+  tried: string[] | null
   accepted(handle: string): void
   rejected(error: unknown): void
 }
@@ -17,7 +18,7 @@ export class BackgroundSubmission implements Submission {
   readonly data: Uint8Array
   readonly packet: Buffer
   tries = 0
-  readonly tried: string[] = []
+  tried: string[] | null = null
   readonly accepted: (handle: string) => void
   readonly rejected: (error: unknown) => void
 
