@@ -85,6 +85,26 @@ export class Broker extends EventEmitter<BrokerEvents> {
   constructor(options: BrokerOptions = {}) {
     super()
     if (typeof options !== 'object' || (options as unknown) === null) throw new InvalidArgumentError('options', 'an object', options)
+    try {
+      this.#engine = Broker.#engineFor(options)
+    } catch (err) {
+      // the broker owns the store it was given: nothing else would close it (a SQLite store keeps its file locked)
+      if (isStore(options.store)) options.store.close()
+      throw err
+    }
+    this.admin = new LocalAdmin(this.#engine)
+    const untyped = this as EventEmitter
+    untyped.on('newListener', (event: string | symbol) => {
+      if (isJobEvent(event)) this.#engine.observer = this.#observer
+    })
+    untyped.on('removeListener', (event: string | symbol) => {
+      if (!isJobEvent(event)) return
+      const observed = this.listenerCount('job:completed') + this.listenerCount('job:failed') + this.listenerCount('job:retried') > 0
+      if (!observed) this.#engine.observer = null
+    })
+  }
+  /** Checks the options and builds the engine, replaying what the store holds. */
+  static #engineFor(options: BrokerOptions): Engine {
     const clock = options.clock ?? systemClock
     if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
       throw new InvalidArgumentError('clock', 'an object with now(), setTimeout() and clearTimeout()', clock)
@@ -103,7 +123,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
       resultCache = new ResultCache(options.resultCache, clock)
     }
-    this.#engine = new Engine({
+    const engine = new Engine({
       handlePrefix,
       jobRetries: intOption('jobRetries', options.jobRetries, 3),
       roundRobin: options.roundRobin ?? false,
@@ -114,26 +134,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
       store: storeOption(options.store),
     })
     if (options.store !== undefined) {
-      try {
-        this.#engine.restore(options.store.load())
-        this.#engine.reserveIds(options.store.nextId?.() ?? 0)
-      } catch (err) {
-        // nothing will close it otherwise (and a SQLite store keeps its file locked while open)
-        options.store.close()
-        throw err
-      }
+      engine.restore(options.store.load())
+      engine.reserveIds(options.store.nextId?.() ?? 0)
     }
-    this.admin = new LocalAdmin(this.#engine)
-    const untyped = this as EventEmitter
-    untyped.on('newListener', (event: string | symbol) => {
-      if (isJobEvent(event)) this.#engine.observer = this.#observer
-    })
-    untyped.on('removeListener', (event: string | symbol) => {
-      if (!isJobEvent(event)) return
-      const observed = this.listenerCount('job:completed') + this.listenerCount('job:failed') + this.listenerCount('job:retried') > 0
-      if (!observed) this.#engine.observer = null
-    })
+    return engine
   }
+
 
   /** The engine, for the TCP adapter and thread pool (module-private symbol; not part of the public API). */
   get [kEngine](): Engine {
@@ -272,11 +278,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
 function storeOption(store: JobStore | undefined): JobStore | null {
   if (store === undefined) return null
-  const s = store as Partial<JobStore> | null
-  if (typeof s !== 'object' || s === null || typeof s.load !== 'function' || typeof s.write !== 'function' || typeof s.close !== 'function') {
-    throw new InvalidArgumentError('store', 'a JobStore (load(), write(), close())', store)
-  }
+  if (!isStore(store)) throw new InvalidArgumentError('store', 'a JobStore (load(), write(), close())', store)
   return store
+}
+
+function isStore(store: unknown): store is JobStore {
+  const s = store as Partial<JobStore> | null
+  return typeof s === 'object' && s !== null && typeof s.load === 'function' && typeof s.write === 'function' && typeof s.close === 'function'
 }
 
 function isJobEvent(event: string | symbol): boolean {

@@ -286,3 +286,10 @@ test('over TCP: a client that half-closes right after a background submit still 
   assert.deepEqual(Buffer.concat(received), encodePacket('RES', PACKETS.JOB_CREATED.code, ['H:t:1'] as never))
   assert.equal(broker.size, 1)
 })
+
+test('a Broker that refuses its options closes the store it was given (the file is not left locked)', limits, (t) => {
+  const path = join(tempDir(t), 'jobs.db')
+  assert.throws(() => new Broker({ store: sqliteStore(path), jobRetries: -1 }), { code: 'GEARBOX_INVALID_ARGUMENT' })
+  const again = sqliteStore(path)
+  again.close()
+})

@@ -105,13 +105,17 @@ export async function serve(argv: string[], out: (text: string) => void): Promis
   const graceful = await stopped
   log(0, graceful ? 'stopping gracefully: serving existing connections until no job is left' : 'stopping')
   process.off('SIGTERM', onTerm).off('SIGINT', onTerm).off('SIGUSR1', onUsr1)
-  await server.close({ graceful, timeout: 2 ** 31 - 1 })
-  await broker.close({ graceful: false })
-  if (pidFile !== undefined) {
-    try {
-      unlinkSync(pidFile)
-    } catch {
-      // already gone
+  try {
+    await server.close({ graceful, timeout: 2 ** 31 - 1 })
+    // rejects if the store's last write failed (its removals are lost: those jobs run again at the next start)
+    await broker.close({ graceful: false })
+  } finally {
+    if (pidFile !== undefined) {
+      try {
+        unlinkSync(pidFile)
+      } catch {
+        // already gone
+      }
     }
   }
   log(0, 'stopped')
