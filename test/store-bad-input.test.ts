@@ -12,6 +12,7 @@ import { Broker, type JobStore, memoryStore, sqliteStore, StoreError } from '../
 import { encodePacket } from '../src/protocol/encoder.js'
 import { PACKETS } from '../src/protocol/packets.js'
 import { startServer, waitUntil } from './tcp-peer.js'
+import { deferred } from './helpers.js'
 import { tempDir } from './store-setup.js'
 
 const limits = { timeout: 15_000 }
@@ -292,4 +293,56 @@ test('a Broker that refuses its options closes the store it was given (the file 
   assert.throws(() => new Broker({ store: sqliteStore(path), jobRetries: -1 }), { code: 'GEARBOX_INVALID_ARGUMENT' })
   const again = sqliteStore(path)
   again.close()
+})
+
+test('a refused background submit that joined a running foreground job leaves it foreground: it is abandoned when its client leaves', limits, async (t) => {
+  const { store, control } = faulty()
+  const broker = new Broker({ store })
+  t.after(() => broker.close({ graceful: false }))
+  const client = broker.client({ encoder: 'utf8' })
+  const started = deferred()
+  const aborted = deferred()
+  broker.worker({ encoder: 'utf8' }).register('report', (job) => {
+    started.resolve()
+    return new Promise<string>((_, reject) => {
+      job.signal.addEventListener('abort', () => {
+        aborted.resolve()
+        reject(new Error('stopped'))
+      })
+    })
+  })
+  const leave = new AbortController()
+  const foreground = client.submit('report', 'q3', { unique: 'r', signal: leave.signal })
+  foreground.catch(() => undefined)
+  await started.promise
+  control.failing = true
+  await assert.rejects(client.submitBackground('report', 'q3', { unique: 'r' }), { name: 'StoreError' })
+  control.failing = false
+  leave.abort()
+  await aborted.promise // the handler is told: nobody waits for the job any more
+  await broker.idle()
+  assert.equal(broker.size, 0)
+  assert.deepEqual(store.load(), [])
+})
+
+test('a function dropped while its background jobs wait for their write: they never reach the store', limits, async (t) => {
+  const inner = memoryStore()
+  const added: number[] = []
+  const store: JobStore = {
+    load: () => inner.load(),
+    write(jobs, removed) {
+      added.push(...jobs.map((j) => j.id))
+      inner.write(jobs, removed)
+    },
+    close: () => {
+      inner.close()
+    },
+  }
+  const broker = new Broker({ store })
+  t.after(() => broker.close({ graceful: false }))
+  const submitted = broker.client().submitBackground('gone', 'x')
+  assert.equal(await broker.admin.dropFunction('gone'), true)
+  await submitted
+  await broker.idle()
+  assert.deepEqual([added, inner.load(), broker.size], [[], [], 0])
 })

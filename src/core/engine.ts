@@ -480,9 +480,9 @@ export class Engine {
     const fn = this.#functions.get(name)
     if (fn === undefined) return false
     if (fn.registrations.length > 0 || fn.running > 0) throw new FunctionInUseError(name)
-    // jobs waiting for their store write are queued first, so they are cancelled with the rest
-    if (fn.pending > 0) this.#journal?.flush()
-    for (const job of [...fn.lanes.jobs(), ...this.#schedule.jobs().filter((j) => j.fn === fn)]) {
+    // jobs still waiting for their store write are cancelled too: they leave the coming write without reaching the store
+    const pending = fn.pending > 0 ? [...this.#jobs.values()].filter((j) => j.fn === fn && j.state === 'pending') : []
+    for (const job of [...pending, ...fn.lanes.jobs(), ...this.#schedule.jobs().filter((j) => j.fn === fn)]) {
       this.#drop(job, new JobCancelledError('function dropped'))
     }
     this.#functions.delete(name)
@@ -625,6 +625,12 @@ export class Engine {
     for (const job of jobs) {
       job.stored = false
       if (job.state === 'pending') this.#failJob(job, error)
+      else {
+        // a live foreground job that a background submit joined (new background jobs are all pending): the
+        // background submitter is refused, so the job is foreground again, and dropped if its clients left
+        job.background = false
+        if (job.clients === null || job.clients.length === 0) this.#drop(job, error)
+      }
     }
     this.#checkIdle()
   }
