@@ -157,7 +157,10 @@ const lineArb = fc
   .filter(([first]) => first !== 0x0a)
   .map(([first, rest, crlf]) => {
     const body = Buffer.from([first, ...rest.filter((b) => b !== 0x0a)])
-    const line = body[body.length - 1] === 0x0d ? body.subarray(0, body.length - 1) : body
+    // the decoder drops the CR of a CRLF ending, so the line itself may not end in CR (any number of them)
+    let end = body.length
+    while (end > 0 && body[end - 1] === 0x0d) end--
+    const line = body.subarray(0, end)
     return line.length === 0 || line[0] === 0 ? null : { line, wire: Buffer.concat([line, Buffer.from(crlf ? '\r\n' : '\n')]) }
   })
   .filter((x) => x !== null)
