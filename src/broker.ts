@@ -13,6 +13,7 @@ import { type EncoderName, resolveEncoder } from './encoders.js'
 import { intOption, limitOption, signalOption } from './local/validate.js'
 import { LocalWorker } from './local/worker.js'
 import { kEngine } from './symbols.js'
+import { Closing } from './closing.js'
 
 export interface BrokerOptions {
   /** Hand jobs to idle workers in turn instead of in registration order. Default false. */
@@ -78,9 +79,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #engine: Engine
   readonly admin: LocalAdmin
   #workerCount = 0
-  #closing: Promise<void> | null = null
-  /** Ends a graceful close's wait early (a forced close while a graceful one waits). */
-  #cutWait: (() => void) | null = null
+  readonly #closing = new Closing()
 
   constructor(options: BrokerOptions = {}) {
     super()
@@ -219,32 +218,19 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * BrokerClosedError and its handler's signal fires. `graceful: false` does that last step at once.
    */
   async close(options: CloseOptions = {}): Promise<void> {
-    if (this.#closing !== null) {
-      if (options.graceful === false) this.#cutWait?.()
-      return this.#closing
-    }
-    const graceful = options.graceful ?? true
-    const timeout = intOption('timeout', options.timeout, 30_000)
-    this.#closing = this.#close(graceful, timeout)
-    return this.#closing
+    return this.#closing.run(options, (graceful, timeout) => this.#close(graceful, timeout))
   }
 
   async #close(graceful: boolean, timeout: number): Promise<void> {
     const engine = this.#engine
     engine.close(new BrokerClosedError('broker closed before the job ran'))
     if (graceful && engine.runningCount > 0) {
-      await new Promise<void>((resolve) => {
-        const clock = engine.clock
-        const done = (): void => {
-          clock.clearTimeout(timer)
-          engine.offIdle(done)
-          resolve()
-        }
-        const timer = clock.setTimeout(done, timeout)
-        this.#cutWait = done
+      await this.#closing.wait(timeout, engine.clock, (done) => {
         engine.onIdle(done)
+        return () => {
+          engine.offIdle(done)
+        }
       })
-      this.#cutWait = null
     }
     engine.failRunning(new BrokerClosedError('broker closed before the job finished'))
     for (const w of engine.workers()) engine.removeWorker(w)

@@ -7,6 +7,14 @@ export interface Timers {
   clearTimeout(handle: never): void
 }
 
+/** Node's own timers, for what runs without a broker's clock (the remote side). */
+export const GLOBAL_TIMERS: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle: NodeJS.Timeout) => {
+    clearTimeout(handle)
+  },
+}
+
 /**
  * Every request's outcome, or WaitTimeoutError after `timeout` ms (0 = none), or the signal's reason. The
  * jobs themselves carry on either way. Shared by the in-process and the remote clients.

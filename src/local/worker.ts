@@ -8,6 +8,7 @@ import { intOption, limitOption, stringArg } from './validate.js'
 import { rawEncoder } from '../encoders.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
 import { isThenable, messageOf } from '../guards.js'
+import { Closing } from '../closing.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 type AnyContext = LocalJobContext<unknown, unknown>
@@ -43,7 +44,8 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
   readonly #encoder: Encoder<unknown, unknown>
   readonly #record: WorkerRecord
   readonly #names = new Set<string>()
-  #closing: Promise<void> | null = null
+  readonly #closing = new Closing()
+  /** Set while a graceful close waits for the running jobs. */
   #drained: (() => void) | null = null
 
   constructor(engine: Engine, id: string, concurrency: number, encoder: Encoder<unknown, unknown>) {
@@ -69,7 +71,7 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
     // a threaded handler's slots are its pool's: by default it may use them all
     const concurrency = limitOption('concurrency', options.concurrency, threaded?.capacity ?? 1)
     if (this.#names.has(name)) throw new InvalidArgumentError('name', `a function not yet registered on worker "${this.id}"`, name)
-    if (this.#closing !== null) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
+    if (this.#closing.started) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
     threaded?.bind(this.#engine)
     const group = threaded === undefined ? null : this.#engine.slotGroup(threaded.key, threaded.capacity)
     // a threaded handler encodes inside its thread: bytes pass through here untouched
@@ -87,36 +89,22 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
-    if (this.#closing !== null) {
-      // a forced close while a graceful one waits: stop waiting, lose what still runs
-      if (options.graceful === false) this.#drained?.()
-      return this.#closing
-    }
-    const graceful = options.graceful ?? true
-    const timeout = intOption('timeout', options.timeout, 30_000)
-    if (graceful) {
-      this.#closing = this.#drain(timeout)
-    } else {
-      this.#engine.removeWorker(this.#record)
-      this.#closing = Promise.resolve()
-    }
-    return this.#closing
+    // a forced close while a graceful one waits: stop waiting, lose what still runs
+    return this.#closing.run(options, (graceful, timeout) => this.#drain(graceful, timeout))
   }
 
-  async #drain(timeout: number): Promise<void> {
+  async #drain(graceful: boolean, timeout: number): Promise<void> {
     const engine = this.#engine
-    engine.pauseWorker(this.#record)
-    if (this.#record.active > 0) {
-      const clock = engine.clock
-      await new Promise<void>((resolve) => {
-        const timer = clock.setTimeout(finish, timeout)
-        function finish(): void {
-          clock.clearTimeout(timer)
-          resolve()
-        }
-        this.#drained = finish
-      })
-      this.#drained = null
+    if (graceful) {
+      engine.pauseWorker(this.#record)
+      if (this.#record.active > 0) {
+        await this.#closing.wait(timeout, engine.clock, (done) => {
+          this.#drained = done
+          return () => {
+            this.#drained = null
+          }
+        })
+      }
     }
     engine.removeWorker(this.#record)
   }

@@ -24,7 +24,7 @@ import { epochOption, intOption, signalOption, stringArg } from '../options.js'
 import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
 import { MAX_HANDLE_BYTES, MAX_UNIQUE_BYTES } from '../protocol/limits.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
-import { waitAllSettled } from '../wait-all.js'
+import { GLOBAL_TIMERS, waitAllSettled } from '../wait-all.js'
 import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
 import { RemoteJobRequest } from './job-request.js'
 import { flag, priorityOption, serverError, statusOf } from './replies.js'
@@ -37,12 +37,6 @@ type Request = RemoteJobRequest<unknown, unknown>
 
 const FOREGROUND = { high: PACKET.SUBMIT_JOB_HIGH, normal: PACKET.SUBMIT_JOB, low: PACKET.SUBMIT_JOB_LOW } as const
 const BACKGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH_BG, normal: PACKET.SUBMIT_JOB_BG, low: PACKET.SUBMIT_JOB_LOW_BG }
-const TIMERS = {
-  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
-  clearTimeout: (t: NodeJS.Timeout) => {
-    clearTimeout(t)
-  },
-}
 
 /** The reply record of one try of a submission (one object per try: the callbacks are the client's). */
 class SubmitReply implements PendingReply {
@@ -152,7 +146,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   async waitAll<R>(requests: readonly JobRequest<R, unknown>[], options: WaitOptions = {}): Promise<PromiseSettledResult<R>[]> {
     const list: unknown = requests
     if (!Array.isArray(list)) throw new InvalidArgumentError('requests', 'an array of job requests', requests)
-    return waitAllSettled(requests, intOption('timeout', options.timeout, 0), signalOption(options.signal), TIMERS)
+    return waitAllSettled(requests, intOption('timeout', options.timeout, 0), signalOption(options.signal), GLOBAL_TIMERS)
   }
 
   /**

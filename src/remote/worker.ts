@@ -3,6 +3,8 @@ import { BrokerClosedError, InvalidArgumentError } from '../errors.js'
 import { intOption, limitOption, stringArg } from '../options.js'
 import { FunctionRegistration, type WorkerHost } from './registration.js'
 import type { RemoteSettings } from './settings.js'
+import { Closing } from '../closing.js'
+import { GLOBAL_TIMERS } from '../wait-all.js'
 
 /**
  * A Gearman worker over TCP, with the in-process worker's API.
@@ -23,8 +25,7 @@ export class RemoteWorker<TPayload, TResult> implements WorkerApi<TPayload, TRes
   readonly #settings: RemoteSettings
   readonly #encoder: Encoder<unknown, unknown>
   readonly #functions = new Map<string, FunctionRegistration>()
-  #closing: Promise<void> | null = null
-  #cut: (() => void) | null = null
+  readonly #closing = new Closing()
   /** While a graceful close waits: called after each job. */
   #idle: (() => void) | null = null
 
@@ -49,7 +50,7 @@ export class RemoteWorker<TPayload, TResult> implements WorkerApi<TPayload, TRes
     const concurrency = limitOption('concurrency', options.concurrency, 1)
     if (concurrency === Infinity) throw new InvalidArgumentError('concurrency', 'a finite number of jobs held at once over TCP', concurrency)
     if (this.#functions.has(name)) throw new InvalidArgumentError('name', `a function not yet registered on worker "${this.id}"`, name)
-    if (this.#closing !== null) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
+    if (this.#closing.started) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
     const f = new FunctionRegistration(this, name, handler as Handler<unknown, unknown, unknown>, timeout, concurrency)
     this.#functions.set(name, f)
     f.start()
@@ -66,14 +67,7 @@ export class RemoteWorker<TPayload, TResult> implements WorkerApi<TPayload, TRes
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
-    if (this.#closing !== null) {
-      if (options.graceful === false) this.#cut?.()
-      return this.#closing
-    }
-    const graceful = options.graceful ?? true
-    const timeout = intOption('timeout', options.timeout, 30_000)
-    this.#closing = this.#close(graceful, timeout)
-    return this.#closing
+    return this.#closing.run(options, (graceful, timeout) => this.#close(graceful, timeout))
   }
 
   async #close(graceful: boolean, timeout: number): Promise<void> {
@@ -81,18 +75,14 @@ export class RemoteWorker<TPayload, TResult> implements WorkerApi<TPayload, TRes
     this.#functions.clear()
     for (const f of functions) f.retire()
     if (graceful && functions.some((f) => f.active > 0)) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, timeout)
-        function done(): void {
-          clearTimeout(timer)
-          resolve()
-        }
-        this.#cut = done
+      await this.#closing.wait(timeout, GLOBAL_TIMERS, (done) => {
         this.#idle = () => {
           if (functions.every((f) => f.active === 0)) done()
         }
+        return () => {
+          this.#idle = null
+        }
       })
-      this.#idle = null
     }
     for (const f of functions) f.stop(new BrokerClosedError('worker closed'))
   }
