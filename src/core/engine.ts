@@ -227,13 +227,11 @@ export class Engine {
   }
 
   /**
-   * Calls `done` once `job` is as durable as the broker makes it: at once without a store, else after the
-   * write that holds it (with a StoreError if that write failed: the job is gone, do not acknowledge it).
+   * For a job that {@link awaitsDurability}: calls `done` after the write that holds it (with a StoreError if
+   * that write failed: the job is gone, do not acknowledge it).
    */
   whenDurable(job: Job, done: DurableCallback): void {
-    const journal = this.#journal
-    if (journal?.has(job) === true) journal.wait(job, done)
-    else done(null)
+    this.#journal?.wait(job, done)
   }
 
   /**
