@@ -62,6 +62,9 @@ interface Round {
   /** Server and load generator CPU seconds per wall second in the timed foreground run. */
   readonly busyForeground: number
   readonly loadgenForeground: number
+  /** The load generator's (this process's) CPU per foreground job, µs. */
+  readonly loadgenCpuForeground: number
+  readonly loadgenSysForeground: number
 }
 
 /** One round on a fresh server process; closes everything it opened, whatever happens. */
@@ -159,6 +162,8 @@ async function phases(server: ServerProcess, watch: Watch, peers: { close(): voi
     sysQueue: (cpuQueue.system / N) * 1e6,
     busyForeground: (cpuForeground.user + cpuForeground.system) / (foregroundMs / 1000),
     loadgenForeground,
+    loadgenCpuForeground: (load.user + load.system) / cfg.jobs,
+    loadgenSysForeground: load.system / cfg.jobs,
   }
 }
 
@@ -230,6 +235,7 @@ function report(results: Results, cfg: Config, loadBefore: string): string[] {
   line('tcp-cpu-fg', 'cpuForeground', micros('sysForeground'), '(server CPU per job: foreground)')
   line('tcp-cpu-drain', 'cpuDrain', micros('sysDrain'), '(server CPU per job: drain)')
   line('tcp-cpu-queue-bg', 'cpuQueue', micros('sysQueue'), '(server CPU per job: queueing)')
+  line('tcp-cpu-loadgen', 'loadgenCpuForeground', micros('loadgenSysForeground'), '(load generator CPU per job: foreground)')
   const busy = cfg.servers
     .map((name) => `${name} ${percent(pick(results, name, 'busyForeground'))} / load generator ${percent(pick(results, name, 'loadgenForeground'))}`)
     .join(', ')
