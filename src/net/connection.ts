@@ -29,7 +29,8 @@ import {
   encodeWorkStatus,
   encodeWorkWarning,
 } from '../protocol/responses.js'
-import { ReplyWriter, type ReplySource } from '../protocol/reply-writer.js'
+import { LARGE_PAYLOAD, ReplyWriter, type ReplySource } from '../protocol/reply-writer.js'
+import { readChunks } from './socket-input.js'
 
 /** What a connection needs from its server. */
 export interface ServerSide {
@@ -64,6 +65,8 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
   readonly #socket: Socket
   readonly #server: ServerSide
   readonly #decoder: Decoder
+  /** Input chunks are views of a buffer that the next read overwrites (see socket-input.ts). */
+  readonly #inputReused: boolean
   /** Created at the first worker packet. */
   #worker: WorkerRecord | null = null
   #clientId = '-'
@@ -95,9 +98,10 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#server = server
     this.remoteAddress = socket.remoteAddress ?? '-'
     this.#out = new ReplyWriter(server.buffers)
-    this.#decoder = new Decoder(this, { expect: 'REQ', maxPacketSize: server.maxPacketSize })
-    socket.on('data', (chunk: Buffer) => {
-      this.#decoder.push(chunk)
+    const decoder = new Decoder(this, { expect: 'REQ', maxPacketSize: server.maxPacketSize, reusedInput: true })
+    this.#decoder = decoder
+    this.#inputReused = readChunks(socket, (chunk) => {
+      decoder.push(chunk)
     })
     socket.on('end', () => {
       // the peer is done sending (FIN): answer what it sent, including replies still held behind a store write
@@ -160,8 +164,10 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
         return true
       case PACKET.WORK_COMPLETE: {
         const job = this.#ownedJob(frame.buf, frame.start(0), frame.end(0))
-        // a result that only TCP clients get is written straight into their replies: no copy needed
-        const data = job !== undefined && this.#onlyWrittenOut(job) ? frame.arg(1) : copyArg(frame, 1)
+        // a result that only TCP clients get is written straight into their replies: no copy needed (unless
+        // the writer would keep it as its own chunk while the input buffer is reused)
+        const direct = job !== undefined && this.#onlyWrittenOut(job) && (!this.#inputReused || frame.length(1) < LARGE_PAYLOAD)
+        const data = direct ? frame.arg(1) : copyArg(frame, 1)
         this.#workResult(PACKET.WORK_COMPLETE, job, data)
         return true
       }

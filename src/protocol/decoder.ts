@@ -18,7 +18,9 @@
  *   stays in sync and `err.closeConnection` is `false` (gearmand answers ERROR and keeps the connection).
  * - After a fatal error (`closeConnection: true`) the decoder ignores all further input.
  *
- * Views stay valid as long as the caller does not reuse the chunk's memory (Node's socket chunks are fresh).
+ * Views stay valid as long as the caller does not reuse the chunk's memory (Node's socket chunks are fresh). A
+ * caller that does reuse it (a socket read into one shared buffer) sets `reusedInput`: held pieces are then
+ * copied, and views passed to the sink are valid only during the callback.
  * Sink callbacks run synchronously inside `push`/`end`. A callback may call `end()` to stop decoding (the
  * decoder is at a boundary then, so nothing is reported), e.g. after an admin line that means "close"; it must
  * not call `push()`. If a callback throws, the exception propagates and the decoder stops.
@@ -54,6 +56,11 @@ export interface DecoderOptions {
   readonly maxPacketSize?: number | undefined
   /** Largest text line in bytes before its `\n` (a `\r` counts); default 8 KiB. Longer is fatal (`line-too-long`). */
   readonly maxLineLength?: number | undefined
+  /**
+   * The caller overwrites a chunk's memory once `push()` returns: the pieces of a packet or line that spans
+   * chunks are copied when held instead of referenced. Default false.
+   */
+  readonly reusedInput?: boolean | undefined
 }
 
 const IDLE = 0
@@ -79,6 +86,7 @@ export class Decoder {
   readonly #expect: Magic | 'any'
   readonly #maxPacketSize: number
   readonly #maxLineLength: number
+  readonly #reusedInput: boolean
 
   #state = IDLE
   /** Stream offset of the first byte of the chunk being pushed. */
@@ -107,6 +115,7 @@ export class Decoder {
     this.#expect = expect
     this.#maxPacketSize = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE
     this.#maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH
+    this.#reusedInput = options.reusedInput ?? false
     if (!Number.isInteger(this.#maxPacketSize) || this.#maxPacketSize < 0 || this.#maxPacketSize > MAX_WIRE_SIZE) {
       throw new InvalidArgumentError('maxPacketSize', `an integer from 0 to ${MAX_WIRE_SIZE}`, options.maxPacketSize)
     }
@@ -337,7 +346,7 @@ export class Decoder {
 
   #hold(part: Buffer): void {
     if (part.length === 0) return
-    this.#parts.push(part)
+    this.#parts.push(this.#reusedInput ? Buffer.from(part) : part)
     this.#partsLength += part.length
   }
 

@@ -21,7 +21,7 @@ export interface ReplySource {
 }
 
 /** A payload at least this large is passed on as its own chunk rather than copied (64 KiB). */
-const LARGE_PAYLOAD = 64 * 1024
+export const LARGE_PAYLOAD = 64 * 1024
 
 export class ReplyWriter {
   readonly #source: ReplySource

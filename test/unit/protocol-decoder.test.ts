@@ -189,6 +189,33 @@ test('property: a stream of packets and text lines decodes the same however it i
   )
 })
 
+/** Records copies: with `reusedInput`, what the decoder passes on is valid only during the callback. */
+class CopyingRecorder extends Recorder {
+  override onPacket(packet: Packet): void {
+    super.onPacket({ ...packet, args: packet.args.map((a) => Buffer.from(a)) } as unknown as Packet)
+  }
+}
+
+test('property: with reusedInput, a stream decodes the same when each chunk is overwritten after push', limits, () => {
+  fc.assert(
+    fc.property(fc.array(itemArb, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 20 }), (items, cuts) => {
+      const bytes = Buffer.concat(items.map((i) => i.wire))
+      const recorder = new CopyingRecorder()
+      const decoder = new Decoder(recorder, { expect: 'any', reusedInput: true })
+      // one buffer for every chunk, as a socket read into a shared buffer: garbage once push returns
+      const scratch = Buffer.alloc(bytes.length)
+      for (const chunk of splitAt(bytes, cuts)) {
+        chunk.copy(scratch)
+        decoder.push(scratch.subarray(0, chunk.length))
+        scratch.fill(0xee)
+      }
+      decoder.end()
+      assert.deepEqual(recorder.events, items.map((i) => i.event))
+    }),
+    { numRuns: 300 },
+  )
+})
+
 test('property: the chunk-list encoder produces the same bytes as the one-buffer encoder', limits, () => {
   fc.assert(
     fc.property(packetArb, fc.nat({ max: 100 }), (p, threshold) => {
