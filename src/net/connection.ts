@@ -102,6 +102,9 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#decoder = decoder
     this.#inputReused = readChunks(socket, (chunk) => {
       decoder.push(chunk)
+      // a worker does nothing until it has its answer (JOB_ASSIGN*, NO_JOB): send it now, not after every
+      // other connection's input of this event-loop turn has been handled
+      if (this.#writeQueued && this.#worker !== null) this.writeOut()
     })
     socket.on('end', () => {
       // the peer is done sending (FIN): answer what it sent, including replies still held behind a store write
