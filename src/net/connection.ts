@@ -98,14 +98,14 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
     this.#server = server
     this.remoteAddress = socket.remoteAddress ?? '-'
     this.#out = new ReplyWriter(server.buffers)
-    const decoder = new Decoder(this, { expect: 'REQ', maxPacketSize: server.maxPacketSize, reusedInput: true })
-    this.#decoder = decoder
+    // chunks arrive from the next event-loop turn on, once the decoder below exists
     this.#inputReused = readChunks(socket, (chunk) => {
-      decoder.push(chunk)
+      this.#decoder.push(chunk)
       // a worker does nothing until it has its answer (JOB_ASSIGN*, NO_JOB): send it now, not after every
       // other connection's input of this event-loop turn has been handled
       if (this.#writeQueued && this.#worker !== null) this.writeOut()
     })
+    this.#decoder = new Decoder(this, { expect: 'REQ', maxPacketSize: server.maxPacketSize, reusedInput: this.#inputReused })
     socket.on('end', () => {
       // the peer is done sending (FIN): answer what it sent, including replies still held behind a store write
       this.#decoder.end()

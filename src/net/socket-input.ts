@@ -12,8 +12,9 @@ import type { Socket } from 'node:net'
  * emitted as usual either way.
  */
 
-/** 64 KiB, as Node's own read size: one read never yields more. */
-const SHARED = Buffer.allocUnsafeSlow(64 * 1024)
+/** 64 KiB, as Node's own read size: one read never yields more. Made at the first accepted socket. */
+const SHARED_BYTES = 64 * 1024
+let shared: Buffer | null = null
 
 interface Internals {
   _handle?: { useUserBuffer?: unknown } | null
@@ -35,10 +36,11 @@ export function readChunks(socket: Socket, onChunk: (chunk: Buffer) => void): bo
     socket.on('data', onChunk)
     return false
   }
-  slots[kBuffer] = SHARED
+  shared ??= Buffer.allocUnsafeSlow(SHARED_BYTES)
+  slots[kBuffer] = shared
   slots[kBufferCb] = (bytes: number, buffer: Buffer): void => {
     onChunk(buffer.subarray(0, bytes))
   }
-  ;(handle.useUserBuffer as (buffer: Uint8Array) => void).call(handle, SHARED)
+  ;(handle.useUserBuffer as (buffer: Uint8Array) => void).call(handle, shared)
   return true
 }
