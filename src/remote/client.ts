@@ -23,17 +23,20 @@ import {
 import { epochOption, intOption, signalOption, stringArg } from '../options.js'
 import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
 import { MAX_HANDLE_BYTES, MAX_UNIQUE_BYTES } from '../protocol/limits.js'
+import type { Frame } from '../protocol/frame.js'
 import { PACKET, type Packet } from '../protocol/packets.js'
 import { GLOBAL_TIMERS, waitAllSettled } from '../wait-all.js'
 import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
 import { RemoteJobRequest } from './job-request.js'
-import { flag, priorityOption, serverError, statusOf } from './replies.js'
+import { argText, flag, priorityOption, serverError, statusOf } from './replies.js'
 import { ServerLink } from './link.js'
 import { HashRing } from './ring.js'
 import type { RemoteSettings } from './settings.js'
 import { BackgroundSubmission, type Submission } from './submission.js'
 
 type Request = RemoteJobRequest<unknown, unknown>
+
+const EMPTY = Buffer.alloc(0)
 
 const FOREGROUND = { high: PACKET.SUBMIT_JOB_HIGH, normal: PACKET.SUBMIT_JOB, low: PACKET.SUBMIT_JOB_LOW } as const
 const BACKGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH_BG, normal: PACKET.SUBMIT_JOB_BG, low: PACKET.SUBMIT_JOB_LOW_BG }
@@ -42,13 +45,13 @@ const BACKGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH_BG, 
 class SubmitReply implements PendingReply {
   readonly #submission: Submission
   readonly #link: ClientLink
-  readonly #onReply: (s: Submission, link: ClientLink, packet: Packet) => void
+  readonly #onReply: (s: Submission, link: ClientLink, frame: Frame) => void
   readonly #onFail: (s: Submission, link: ClientLink, error: GearboxError) => void
 
   constructor(
     submission: Submission,
     link: ClientLink,
-    onReply: (s: Submission, link: ClientLink, packet: Packet) => void,
+    onReply: (s: Submission, link: ClientLink, frame: Frame) => void,
     onFail: (s: Submission, link: ClientLink, error: GearboxError) => void,
   ) {
     this.#submission = submission
@@ -57,7 +60,7 @@ class SubmitReply implements PendingReply {
     this.#onFail = onFail
   }
 
-  take(reply: Packet | Buffer): boolean {
+  take(reply: Frame | Buffer): boolean {
     if (Buffer.isBuffer(reply)) return false
     this.#onReply(this.#submission, this.#link, reply)
     return true
@@ -296,15 +299,15 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     connection.request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
   }
 
-  readonly #onSubmitReply = (s: Submission, link: ClientLink, packet: Packet): void => {
+  readonly #onSubmitReply = (s: Submission, link: ClientLink, frame: Frame): void => {
     this.#answered(link)
-    if (packet.type === PACKET.JOB_CREATED) {
-      const handle = packet.args[0].toString('latin1')
+    if (frame.type === PACKET.JOB_CREATED) {
+      const handle = argText(frame, 0)
       if (s instanceof RemoteJobRequest) this.#track(s, handle, link)
       s.accepted(handle)
-    } else if (packet.type === PACKET.ERROR) s.rejected(serverError(link.address.key, packet, s.functionName))
+    } else if (frame.type === PACKET.ERROR) s.rejected(serverError(link.address.key, frame, s.functionName))
     else {
-      s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${packet.type}`))
+      s.rejected(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected JOB_CREATED, got packet type ${frame.type}`))
       this.#outOfStep(link)
     }
     this.#maybeClose(link)
@@ -349,12 +352,11 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
   /** The server for a unique (the ring), or the next one in turn; only live servers, unless none is. */
   #pick(key: string | Uint8Array): ClientLink {
     const links = this.#links
-    const anyLive = links.some((l) => l.live)
-    const live = (l: ClientLink): boolean => !anyLive || l.live
-    if (key.length > 0) return this.#ring.pick(key, live) as ClientLink
+    const anyLive = links.some(isLive)
+    if (key.length > 0) return this.#ring.pick(key, anyLive ? isLive : anyLink) as ClientLink
     for (let k = 0; k < links.length; k++) {
       const link = links[this.#turn++ % links.length] as ClientLink
-      if (live(link)) return link
+      if (!anyLive || link.live) return link
     }
     return links[0] as ClientLink
   }
@@ -375,8 +377,8 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       onHeard: () => {
         link.opened()
       },
-      onPacket: (packet) => {
-        this.#onPacket(link, packet)
+      onFrame: (frame) => {
+        this.#onFrame(link, frame)
       },
       onClose: (error, connection) => {
         if (link.connection === connection) link.connection = null
@@ -398,8 +400,9 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     }
   }
 
-  #onPacket(link: ClientLink, packet: Packet): void {
-    switch (packet.type) {
+  #onFrame(link: ClientLink, frame: Frame): void {
+    const type = frame.type
+    switch (type) {
       case PACKET.WORK_DATA:
       case PACKET.WORK_WARNING:
       case PACKET.WORK_STATUS:
@@ -410,36 +413,21 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       default:
         return // NOOP, or an ERROR nothing waits for
     }
-    let handle = packet.args[0]
+    const buf = frame.buf
+    const start = frame.start(0)
+    let end = frame.end(0)
     // gearmand turns WORK_EXCEPTION into WORK_FAIL `H\0` for clients without the option (GEARMAN.md §3.6)
-    if (handle.length > 0 && handle[handle.length - 1] === 0) handle = handle.subarray(0, handle.length - 1)
-    const key = handle.toString('latin1')
+    if (end > start && buf[end - 1] === 0) end--
+    const key = buf.toString('latin1', start, end)
     const entry = link.jobs.get(key)
     if (entry === undefined) return
-    const requests = Array.isArray(entry) ? entry : [entry]
-    switch (packet.type) {
-      case PACKET.WORK_DATA:
-        for (const r of requests) r.onData(packet.args[1])
-        return
-      case PACKET.WORK_WARNING:
-        for (const r of requests) r.onWarning(packet.args[1])
-        return
-      case PACKET.WORK_STATUS: {
-        const numerator = Number(packet.args[1].toString('latin1')) || 0
-        const denominator = Number(packet.args[2].toString('latin1')) || 0
-        for (const r of requests) r.onStatus(numerator, denominator)
-        return
-      }
-      default:
-        break
-    }
-    link.jobs.delete(key)
-    for (const r of requests) {
-      if (packet.type === PACKET.WORK_COMPLETE) r.onComplete(packet.args[1])
-      else if (packet.type === PACKET.WORK_EXCEPTION) r.onException(packet.args[1])
-      else r.onFail()
-    }
-    this.#maybeClose(link)
+    const outcome = type === PACKET.WORK_COMPLETE || type === PACKET.WORK_FAIL || type === PACKET.WORK_EXCEPTION
+    if (outcome) link.jobs.delete(key)
+    // one view of the data for every request that shares the job
+    const data = type === PACKET.WORK_FAIL || type === PACKET.WORK_STATUS ? EMPTY : frame.arg(1)
+    if (Array.isArray(entry)) for (const r of entry) deliver(r, frame, data)
+    else deliver(entry, frame, data)
+    if (outcome) this.#maybeClose(link)
   }
 
   /** Ends a request's membership in its link's job table (it settled: outcome, abort or timeout). */
@@ -465,7 +453,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
       this.#connection(link).request(packet, {
         take: (reply) => {
           if (Buffer.isBuffer(reply)) return false
-          if (reply.type === expect) resolve(reply)
+          if (reply.type === expect) resolve(reply.toPacket())
           else if (reply.type === PACKET.ERROR) reject(serverError(link.address.key, reply, ''))
           else {
             reject(new ServerError(link.address.key, 'UNEXPECTED_REPLY', `expected packet type ${expect}, got ${reply.type}`))
@@ -476,5 +464,36 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
         fail: reject,
       })
     })
+  }
+}
+
+function isLive(link: ClientLink): boolean {
+  return link.live
+}
+
+function anyLink(): boolean {
+  return true
+}
+
+/** A WORK_* packet for `r`, whose data argument (if it has one) is `data`. */
+function deliver(r: Request, frame: Frame, data: Buffer): void {
+  switch (frame.type) {
+    case PACKET.WORK_COMPLETE:
+      r.onComplete(data)
+      return
+    case PACKET.WORK_DATA:
+      r.onData(data)
+      return
+    case PACKET.WORK_WARNING:
+      r.onWarning(data)
+      return
+    case PACKET.WORK_STATUS:
+      r.onStatus(Number(argText(frame, 1)) || 0, Number(argText(frame, 2)) || 0)
+      return
+    case PACKET.WORK_EXCEPTION:
+      r.onException(data)
+      return
+    default:
+      r.onFail()
   }
 }

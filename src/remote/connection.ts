@@ -2,7 +2,8 @@ import { connect, type Socket } from 'node:net'
 import Denque from 'denque'
 import { ConnectionLostError, type GearboxError, type ProtocolError } from '../errors.js'
 import { Decoder, type DecoderSink } from '../protocol/decoder.js'
-import { PACKET, type Packet } from '../protocol/packets.js'
+import type { Frame } from '../protocol/frame.js'
+import { PACKET } from '../protocol/packets.js'
 import type { Address } from './address.js'
 
 /** A batch larger than this is written chunk by chunk rather than copied into one buffer. */
@@ -11,20 +12,28 @@ const BIG_BATCH = 256 * 1024
 /** ms of silence before TCP keepalive probes start. */
 const KEEPALIVE_DELAY = 10_000
 
-/** What a server sends as the answer to one request, in request order: anything else is unsolicited. */
-const REPLY_TYPES: ReadonlySet<number> = new Set([
-  PACKET.JOB_CREATED,
-  PACKET.STATUS_RES,
-  PACKET.STATUS_RES_UNIQUE,
-  PACKET.OPTION_RES,
-  PACKET.ECHO_RES,
-  PACKET.ERROR,
-])
+/** Whether a packet type is the answer to one request (in request order): anything else is unsolicited. */
+function isReply(type: number): boolean {
+  return (
+    type === PACKET.JOB_CREATED ||
+    type === PACKET.STATUS_RES ||
+    type === PACKET.STATUS_RES_UNIQUE ||
+    type === PACKET.OPTION_RES ||
+    type === PACKET.ECHO_RES ||
+    type === PACKET.ERROR
+  )
+}
 
-/** A request waiting for its reply: a packet, or text lines for an admin command. */
+/** Settled once: `then` on it queues a microtask without queueMicrotask's per-call async resource. */
+const RESOLVED = Promise.resolve()
+
+/**
+ * A request waiting for its reply: a packet (as the decoder's Frame, valid only during the call: read what
+ * is needed, or keep `frame.toPacket()`), or text lines for an admin command.
+ */
 export interface PendingReply {
   /** Takes one reply packet or text line; true when the reply is complete (a list needs several lines). */
-  take(reply: Packet | Buffer): boolean
+  take(reply: Frame | Buffer): boolean
   fail(error: GearboxError): void
 }
 
@@ -33,8 +42,11 @@ export interface ConnectionSink {
   onOpen(connection: RemoteConnection): void
   /** Once, at the first packet or line from the server: it serves (a bare TCP accept does not show that). */
   onHeard(connection: RemoteConnection): void
-  /** Unsolicited packets: NOOP, NO_JOB, JOB_ASSIGN*, WORK_*, and ERROR when no request waits. */
-  onPacket(packet: Packet, connection: RemoteConnection): void
+  /**
+   * Unsolicited packets: NOOP, NO_JOB, JOB_ASSIGN*, WORK_*, and ERROR when no request waits. The Frame is
+   * valid only during the call (its arguments are read by offset; `frame.arg(k)` makes a view that may be kept).
+   */
+  onFrame(frame: Frame, connection: RemoteConnection): void
   /** Once, when the connection is gone for any reason. */
   onClose(error: GearboxError, connection: RemoteConnection): void
 }
@@ -75,10 +87,13 @@ export class RemoteConnection {
     this.#sink = sink
     this.#settings = settings
     const decoderSink: DecoderSink = {
-      onPacket: (packet) => {
+      // every packet is read from the frame (no argument views or Packet made): onPacket is never called
+      onFrame: (frame) => {
         this.#heard()
-        this.#onPacket(packet)
+        this.#onFrame(frame)
+        return true
       },
+      onPacket: () => undefined,
       onText: (line) => {
         this.#heard()
         if (!this.#closed) this.#onReply(line)
@@ -126,7 +141,7 @@ export class RemoteConnection {
     this.#outBytes += bytes.length
     if (!this.#flushing) {
       this.#flushing = true
-      queueMicrotask(this.#flush)
+      void RESOLVED.then(this.#flush)
     }
     return true
   }
@@ -175,14 +190,14 @@ export class RemoteConnection {
     this.#sink.onHeard(this)
   }
 
-  #onPacket(packet: Packet): void {
+  #onFrame(frame: Frame): void {
     // a handler may have dropped the connection while this chunk was being decoded: the rest is not ours to act on
     if (this.#closed) return
-    if (REPLY_TYPES.has(packet.type) && this.#pending.length > 0) this.#onReply(packet)
-    else this.#sink.onPacket(packet, this)
+    if (isReply(frame.type) && this.#pending.length > 0) this.#onReply(frame)
+    else this.#sink.onFrame(frame, this)
   }
 
-  #onReply(reply: Packet | Buffer): void {
+  #onReply(reply: Frame | Buffer): void {
     // off the queue while it takes the reply: if it drops the connection (a reply out of step), it is not failed too
     const head = this.#pending.shift()
     const expires = this.#expiries.shift()
