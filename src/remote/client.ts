@@ -21,10 +21,10 @@ import {
   ServerUnavailableError,
 } from '../errors.js'
 import { epochOption, intOption, signalOption, stringArg } from '../options.js'
-import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
+import { encodePacket } from '../protocol/encoder.js'
 import { MAX_HANDLE_BYTES, MAX_UNIQUE_BYTES } from '../protocol/limits.js'
 import type { Frame } from '../protocol/frame.js'
-import { PACKET, type Packet } from '../protocol/packets.js'
+import { PACKET, type Packet, type PacketType } from '../protocol/packets.js'
 import { GLOBAL_TIMERS, waitAllSettled } from '../wait-all.js'
 import { type ConnectionSink, type PendingReply, RemoteConnection } from './connection.js'
 import { RemoteJobRequest } from './job-request.js'
@@ -39,7 +39,7 @@ type Request = RemoteJobRequest<unknown, unknown>
 const EMPTY = Buffer.alloc(0)
 
 const FOREGROUND = { high: PACKET.SUBMIT_JOB_HIGH, normal: PACKET.SUBMIT_JOB, low: PACKET.SUBMIT_JOB_LOW } as const
-const BACKGROUND: Record<Priority, number> = { high: PACKET.SUBMIT_JOB_HIGH_BG, normal: PACKET.SUBMIT_JOB_BG, low: PACKET.SUBMIT_JOB_LOW_BG }
+const BACKGROUND: Record<Priority, PacketType> = { high: PACKET.SUBMIT_JOB_HIGH_BG, normal: PACKET.SUBMIT_JOB_BG, low: PACKET.SUBMIT_JOB_LOW_BG }
 
 /** The reply record of one try of a submission (one object per try: the callbacks are the client's). */
 class SubmitReply implements PendingReply {
@@ -137,12 +137,10 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const data = this.#encode(payload)
     signal?.throwIfAborted()
     if (this.#closed) throw new BrokerClosedError('client is closed')
-    const packet =
-      at === 0
-        ? encodePacket('REQ', BACKGROUND[priority] as typeof PACKET.SUBMIT_JOB_BG, [name, unique, data])
-        : encodePacket('REQ', PACKET.SUBMIT_JOB_EPOCH, [name, unique, String(Math.floor(at / 1000)), data])
+    // name and unique were checked for NULs, the data's size against maxPayloadSize
+    const [type, args] = at === 0 ? [BACKGROUND[priority], [name, unique, data]] : [PACKET.SUBMIT_JOB_EPOCH, [name, unique, String(Math.floor(at / 1000)), data]]
     return new Promise<string>((resolve, reject) => {
-      this.#send(new BackgroundSubmission(name, unique, data, packet, resolve, reject))
+      this.#send(new BackgroundSubmission(name, unique, data, type, args, resolve, reject))
     })
   }
 
@@ -250,9 +248,8 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     const timeout = intOption('timeout', options.timeout, 0)
     const signal = signalOption(options.signal)
     const data = this.#encode(payload)
-    // name and unique were checked for NULs: the encoder's checks would only repeat that
-    const packet = encodeTrusted('REQ', FOREGROUND[priority], [name, checked, data])
-    return { request: new RemoteJobRequest(name, checked, data, packet, this.#encoder, this.#forget), signal, timeout }
+    // name and unique were checked for NULs: the packet is sent without the encoder's checks
+    return { request: new RemoteJobRequest(name, checked, data, FOREGROUND[priority], this.#encoder, this.#forget), signal, timeout }
   }
 
   #start({ request, signal, timeout }: { request: Request; signal: AbortSignal | undefined; timeout: number }): Request {
@@ -296,7 +293,7 @@ export class RemoteClient<TPayload, TResult> implements ClientApi<TPayload, TRes
     s.tries++
     const connection = this.#connection(link)
     link.unanswered++
-    connection.request(s.packet, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
+    connection.requestPacket(s.packetType, s.packetArgs, new SubmitReply(s, link, this.#onSubmitReply, this.#onSubmitFailed))
   }
 
   readonly #onSubmitReply = (s: Submission, link: ClientLink, frame: Frame): void => {

@@ -2,12 +2,11 @@ import { connect, type Socket } from 'node:net'
 import Denque from 'denque'
 import { ConnectionLostError, type GearboxError, type ProtocolError } from '../errors.js'
 import { Decoder, type DecoderSink } from '../protocol/decoder.js'
+import type { Arg } from '../protocol/encoder.js'
 import type { Frame } from '../protocol/frame.js'
-import { PACKET } from '../protocol/packets.js'
+import { PACKET, type PacketType } from '../protocol/packets.js'
 import type { Address } from './address.js'
-
-/** A batch larger than this is written chunk by chunk rather than copied into one buffer. */
-const BIG_BATCH = 256 * 1024
+import { RequestBatch } from './request-batch.js'
 
 /** ms of silence before TCP keepalive probes start. */
 const KEEPALIVE_DELAY = 10_000
@@ -62,7 +61,7 @@ export interface ConnectionSettings {
 
 /**
  * One TCP connection to a Gearman server. Writes made in one turn of the event loop go out in one batch (one
- * write, from a microtask once the current work is done). Replies are matched to requests in order (the
+ * buffer, one write, from a microtask once the current work is done). Replies are matched to requests in order (the
  * server answers each connection's requests in order), each request bounded by `replyTimeout`.
  */
 export class RemoteConnection {
@@ -74,8 +73,7 @@ export class RemoteConnection {
   readonly #pending = new Denque<PendingReply>()
   /** When each waiting request times out, epoch ms (in step with #pending). */
   readonly #expiries = new Denque<number>()
-  #out: Buffer[] = []
-  #outBytes = 0
+  readonly #batch = new RequestBatch()
   #flushing = false
   #opened = false
   #closed = false
@@ -135,20 +133,33 @@ export class RemoteConnection {
   }
 
   /** Queues bytes for this turn's batch (sent once connected). False once the connection is closed. */
-  write(bytes: Buffer): boolean {
+  write(bytes: Uint8Array): boolean {
     if (this.#closed) return false
-    this.#out.push(bytes)
-    this.#outBytes += bytes.length
-    if (!this.#flushing) {
-      this.#flushing = true
-      void RESOLVED.then(this.#flush)
-    }
+    this.#batch.bytes(bytes)
+    this.#schedule()
+    return true
+  }
+
+  /** Queues a request packet, encoded as `encodeTrusted` does (the caller checked its arguments). */
+  writePacket(type: PacketType, args: readonly Arg[]): boolean {
+    if (this.#closed) return false
+    this.#batch.packet(type, args)
+    this.#schedule()
     return true
   }
 
   /** Sends a request whose reply (in order) goes to `reply`. */
-  request(bytes: Buffer, reply: PendingReply): void {
-    if (!this.write(bytes)) {
+  request(bytes: Uint8Array, reply: PendingReply): void {
+    this.#expect(this.write(bytes), reply)
+  }
+
+  /** `request` for a packet `writePacket` encodes. */
+  requestPacket(type: PacketType, args: readonly Arg[], reply: PendingReply): void {
+    this.#expect(this.writePacket(type, args), reply)
+  }
+
+  #expect(written: boolean, reply: PendingReply): void {
+    if (!written) {
       reply.fail(new ConnectionLostError(this.address.key, 'connection is closed'))
       return
     }
@@ -163,7 +174,7 @@ export class RemoteConnection {
     this.#closed = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
-    this.#out = []
+    this.#batch.clear()
     this.#socket.destroy()
     // the owner hears first (it marks the server down), so retries of the waiting requests go elsewhere
     this.#sink.onClose(error, this)
@@ -171,17 +182,17 @@ export class RemoteConnection {
     for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) p.fail(error)
   }
 
+  #schedule(): void {
+    if (this.#flushing) return
+    this.#flushing = true
+    void RESOLVED.then(this.#flush)
+  }
+
   readonly #flush = (): void => {
     this.#flushing = false
-    const out = this.#out
-    if (out.length === 0 || this.#closed) return
-    this.#out = []
-    const bytes = this.#outBytes
-    this.#outBytes = 0
-    // one copy into one write is far cheaper than writev over many small packets; big payloads go as they are
-    if (out.length === 1 || bytes > BIG_BATCH) {
-      for (const chunk of out) this.#socket.write(chunk)
-    } else this.#socket.write(Buffer.concat(out, bytes))
+    if (this.#closed) return
+    const chunk = this.#batch.take()
+    if (chunk !== null) this.#socket.write(chunk)
   }
 
   #heard(): void {

@@ -1,9 +1,9 @@
 import type { Encoder, Handler } from '../api.js'
 import { BrokerClosedError, ConnectionLostError, type GearboxError, JobFailedError, JobTimeoutError, WorkerLostError } from '../errors.js'
 import { isThenable, messageOf } from '../guards.js'
-import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
+import { type Arg, encodePacket } from '../protocol/encoder.js'
 import type { Frame } from '../protocol/frame.js'
-import { PACKET } from '../protocol/packets.js'
+import { PACKET, type PacketType } from '../protocol/packets.js'
 import type { Address } from './address.js'
 import { RemoteConnection } from './connection.js'
 import { RemoteJobContext } from './job-context.js'
@@ -260,19 +260,25 @@ class FunctionLink extends ServerLink {
     try {
       result = f.handler(ctx)
     } catch (err) {
-      this.#finish(ctx, timer, this.#failure(ctx, err))
+      this.#failed(ctx, err)
+      this.#finish(ctx, timer)
       return
     }
     if (isThenable(result)) {
       result.then(
         (value) => {
-          this.#finish(ctx, timer, this.#success(ctx, value))
+          this.#succeeded(ctx, value)
+          this.#finish(ctx, timer)
         },
         (err: unknown) => {
-          this.#finish(ctx, timer, this.#failure(ctx, err))
+          this.#failed(ctx, err)
+          this.#finish(ctx, timer)
         },
       )
-    } else this.#finish(ctx, timer, this.#success(ctx, result))
+    } else {
+      this.#succeeded(ctx, result)
+      this.#finish(ctx, timer)
+    }
   }
 
   /** The function's timeout for one job: its signal fires, and the server is made to requeue it if need be. */
@@ -285,8 +291,8 @@ class FunctionLink extends ServerLink {
     }, Math.max(f.timeout, 1000))
   }
 
-  /** The handler is done: its answer goes out (unless the job was taken away), and the slot is free. */
-  #finish(ctx: AnyContext, timer: NodeJS.Timeout | null, packet: Buffer | null): void {
+  /** The handler is done (its answer was sent): the slot is free. */
+  #finish(ctx: AnyContext, timer: NodeJS.Timeout | null): void {
     if (timer !== null) clearTimeout(timer)
     const running = this.#running
     // O(jobs running here); the last one is swapped into its place
@@ -295,29 +301,41 @@ class FunctionLink extends ServerLink {
       const last = running.pop() as AnyContext
       if (at < running.length) running[at] = last
     }
-    if (packet !== null && !ctx.aborted) ctx.connection.write(packet)
     this.#f.jobDone()
   }
 
-  #success(ctx: AnyContext, value: unknown): Buffer {
+  /** WORK_COMPLETE with the handler's value (WORK_EXCEPTION if it cannot be encoded or is too large). */
+  #succeeded(ctx: AnyContext, value: unknown): void {
     let data: Uint8Array
     try {
       data = ctx.encodeValue(value)
     } catch (err) {
-      return this.#failure(ctx, err)
+      this.#failed(ctx, err)
+      return
     }
     const limit = this.#f.worker.settings.maxPayloadSize
-    if (data.byteLength > limit) return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
-    // the handle came from the server as one NUL-free argument
-    return encodeTrusted('REQ', PACKET.WORK_COMPLETE, [ctx.handleBytes, data])
+    if (data.byteLength > limit) answer(ctx, PACKET.WORK_EXCEPTION, [ctx.handleBytes, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
+    else answer(ctx, PACKET.WORK_COMPLETE, [ctx.handleBytes, data])
   }
 
-  #failure(ctx: AnyContext, err: unknown): Buffer {
-    if (err instanceof JobFailedError) return encodePacket('REQ', PACKET.WORK_FAIL, [ctx.handleBytes])
+  /** WORK_FAIL for JobFailedError, else WORK_EXCEPTION with the error's message. */
+  #failed(ctx: AnyContext, err: unknown): void {
+    if (err instanceof JobFailedError) {
+      answer(ctx, PACKET.WORK_FAIL, [ctx.handleBytes])
+      return
+    }
     if (err instanceof WorkerLostError) {
       // Gearman's way to give a job back: drop the connection, the server requeues what it held
       ctx.connection.destroy(new ConnectionLostError(this.address.key, 'a handler gave its job back (WorkerLostError)'))
     }
-    return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, messageOf(err)])
+    answer(ctx, PACKET.WORK_EXCEPTION, [ctx.handleBytes, messageOf(err)])
   }
+}
+
+/**
+ * A job's outcome packet, unless the attempt was taken away (the server gave the job to someone else, or the
+ * connection is gone). The handle came from the server as one NUL-free argument; only the last may hold NULs.
+ */
+function answer(ctx: AnyContext, type: PacketType, args: readonly Arg[]): void {
+  if (!ctx.aborted) ctx.connection.writePacket(type, args)
 }
