@@ -122,13 +122,31 @@ function writeArgs(out: Buffer, offset: number, args: readonly Arg[], count: num
   let at = offset
   for (let i = 0; i < count; i++) {
     const arg = args[i] as Arg
-    if (typeof arg === 'string') at += out.write(arg, at, 'utf8')
+    if (typeof arg === 'string') at = writeString(out, at, arg)
     else {
       out.set(arg, at)
       at += arg.byteLength
     }
     if (i < args.length - 1) out[at++] = 0
   }
+}
+
+/** A string of at most this many characters is tried as ASCII, byte by byte (a function name, a unique, a number). */
+const SHORT_STRING = 64
+
+/** Writes `text` as UTF-8 at `at`; returns the end. Short ASCII text costs no Buffer.write call. */
+function writeString(out: Buffer, at: number, text: string): number {
+  const n = text.length
+  if (n <= SHORT_STRING) {
+    let i = 0
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i)
+      if (c >= 0x80) break
+      out[at + i] = c
+    }
+    if (i === n) return at + n
+  }
+  return at + out.write(text, at, 'utf8')
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -71,8 +71,12 @@ export class RemoteConnection {
   readonly #socket: Socket
   readonly #decoder: Decoder
   readonly #pending = new Denque<PendingReply>()
-  /** When each waiting request times out, epoch ms (in step with #pending). */
+  /**
+   * When each waiting request times out (in step with #pending), ms since #born: small integers, which V8
+   * stores unboxed (an epoch ms would be a heap number per request).
+   */
   readonly #expiries = new Denque<number>()
+  readonly #born = Date.now()
   readonly #batch = new RequestBatch()
   #flushing = false
   #opened = false
@@ -164,7 +168,7 @@ export class RemoteConnection {
       return
     }
     this.#pending.push(reply)
-    this.#expiries.push(Date.now() + this.#settings.replyTimeout)
+    this.#expiries.push(this.#now() + this.#settings.replyTimeout)
     this.#arm()
   }
 
@@ -227,13 +231,17 @@ export class RemoteConnection {
     const expires = this.#expiries.peekFront()
     if (expires === undefined) return
     // the socket keeps the process alive while a request waits; the timer need not
-    this.#timer = setTimeout(this.#expire, Math.max(0, expires - Date.now())).unref()
+    this.#timer = setTimeout(this.#expire, Math.max(0, expires - this.#now())).unref()
+  }
+
+  #now(): number {
+    return Date.now() - this.#born
   }
 
   readonly #expire = (): void => {
     this.#timer = null
     const expires = this.#expiries.peekFront()
-    if (expires !== undefined && expires <= Date.now()) {
+    if (expires !== undefined && expires <= this.#now()) {
       this.destroy(new ConnectionLostError(this.address.key, `no reply within ${this.#settings.replyTimeout} ms`))
     } else this.#arm()
   }
