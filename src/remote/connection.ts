@@ -78,7 +78,11 @@ export class RemoteConnection {
   readonly #expiries = new Denque<number>()
   readonly #born = Date.now()
   readonly #batch = new RequestBatch()
+  /** A flush is queued as a microtask. */
   #flushing = false
+  /** Inside the 'data' handler: writes wait for its end (#wrote) instead of queuing a flush. */
+  #reading = false
+  #wrote = false
   #opened = false
   #closed = false
   #hasHeard = false
@@ -118,7 +122,16 @@ export class RemoteConnection {
       if (!this.#closed) this.#sink.onOpen(this)
     })
     socket.on('data', (chunk: Buffer) => {
-      if (!this.#closed) this.#decoder.push(chunk)
+      if (this.#closed) return
+      // what the packets of this chunk make us send (a worker's result and next grab) goes out in one write
+      // right after it, without a microtask; what user code sends in reaction (promise callbacks) comes later
+      this.#reading = true
+      try {
+        this.#decoder.push(chunk)
+      } finally {
+        this.#reading = false
+      }
+      if (this.#wrote) this.#flush()
     })
     socket.on('error', (err) => {
       this.destroy(new ConnectionLostError(address.key, err.message, { cause: err }))
@@ -187,6 +200,10 @@ export class RemoteConnection {
   }
 
   #schedule(): void {
+    if (this.#reading) {
+      this.#wrote = true
+      return
+    }
     if (this.#flushing) return
     this.#flushing = true
     void RESOLVED.then(this.#flush)
@@ -194,6 +211,7 @@ export class RemoteConnection {
 
   readonly #flush = (): void => {
     this.#flushing = false
+    this.#wrote = false
     if (this.#closed) return
     const chunk = this.#batch.take()
     if (chunk !== null) this.#socket.write(chunk)
