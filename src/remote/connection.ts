@@ -77,6 +77,8 @@ export class RemoteConnection {
    */
   readonly #expiries = new Denque<number>()
   readonly #born = Date.now()
+  /** When the requests of the batch being filled were made (read once per batch: they go out together); -1: not read yet. */
+  #batchTime = -1
   readonly #batch = new RequestBatch()
   /** A flush is queued as a microtask. */
   #flushing = false
@@ -181,7 +183,8 @@ export class RemoteConnection {
       return
     }
     this.#pending.push(reply)
-    this.#expiries.push(this.#now() + this.#settings.replyTimeout)
+    if (this.#batchTime < 0) this.#batchTime = this.#now()
+    this.#expiries.push(this.#batchTime + this.#settings.replyTimeout)
     this.#arm()
   }
 
@@ -212,6 +215,7 @@ export class RemoteConnection {
   readonly #flush = (): void => {
     this.#flushing = false
     this.#wrote = false
+    this.#batchTime = -1
     if (this.#closed) return
     const chunk = this.#batch.take()
     if (chunk !== null) this.#socket.write(chunk)
