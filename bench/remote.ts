@@ -7,8 +7,9 @@
  *  - gearbox: `remote.client()` × C, each with P `submit()`s in flight, refilled as results arrive;
  *    `remote.worker().register('reverse', handler, { concurrency: 1 })` × W (the same one job at a time).
  * Rounds are interleaved loadgen, gearbox, loadgen, ... Reported: jobs/s, and this process's CPU time per job
- * (user + system: both sides of the protocol run here, so it is the client + worker cost of each contender),
- * with the ratio gearbox/loadgen (goal ≥ 0.9 for jobs/s). Every result is checked byte for byte.
+ * (user + system: both sides of the protocol run here, so it is the client + worker cost of each contender;
+ * its system part, and gearmand's own CPU per job, are shown too), with the ratio gearbox/loadgen (goal ≥ 0.9
+ * for jobs/s). Every result is checked byte for byte.
  *
  *   npm run build && npx tsc -p tsconfig.json && node .build/bench/remote.js
  *   node .build/bench/remote.js [--rounds=5] [--jobs=50000] [--warmup=10000] [--clients=4] [--pipeline=32] [--workers=4] [--size=100] [--only=loadgen|gearbox]
