@@ -190,7 +190,7 @@ class FunctionLink extends ServerLink {
       this.#grabs = 0
       this.#unwatch()
       // the server requeues what this connection held: the handlers' results have nowhere to go
-      // a copy: an abort listener may end a job, which takes it off the list
+      // a copy: the aborts run user code (signal listeners) while the list is walked
       for (const ctx of [...this.#running]) ctx.abort(error)
       if (this.#stopped) return
       this.#reconnect = setTimeout(() => {
