@@ -11,7 +11,7 @@ import type { PacketType } from '../protocol/packets.js'
  */
 export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, TUpdate> {
   readonly data: Uint8Array
-  /** SUBMIT_JOB, _HIGH or _LOW, with the function, unique and data (a retry or resubmission sends the same). */
+  /** SUBMIT_JOB, _HIGH or _LOW, with the function, unique and data as arguments (encoded again for each try). */
   readonly packetType: PacketType
   #handle: string | undefined = undefined
   /** Connection attempts and resubmissions so far. */

@@ -6,7 +6,7 @@ export interface Submission {
   readonly functionName: string
   readonly unique: string
   readonly data: Uint8Array
-  /** The SUBMIT_JOB* packet, checked (a retry or resubmission sends the same one). */
+  /** The SUBMIT_JOB* packet's type and checked arguments: each try (a retry, a resubmission) encodes them again. */
   readonly packetType: PacketType
   readonly packetArgs: readonly Arg[]
   tries: number
