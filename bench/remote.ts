@@ -7,8 +7,9 @@
  *  - gearbox: `remote.client()` × C, each with P `submit()`s in flight, refilled as results arrive;
  *    `remote.worker().register('reverse', handler, { concurrency: 1 })` × W (the same one job at a time).
  * Rounds are interleaved loadgen, gearbox, loadgen, ... Reported: jobs/s, and this process's CPU time per job
- * (user + system: both sides of the protocol run here, so it is the client + worker cost of each contender),
- * with the ratio gearbox/loadgen (goal ≥ 0.9 for jobs/s). Every result is checked byte for byte.
+ * (user + system: both sides of the protocol run here, so it is the client + worker cost of each contender;
+ * its system part, and gearmand's own CPU per job, are shown too), with the ratio gearbox/loadgen (goal ≥ 0.9
+ * for jobs/s). Every result is checked byte for byte.
  *
  *   npm run build && npx tsc -p tsconfig.json && node .build/bench/remote.js
  *   node .build/bench/remote.js [--rounds=5] [--jobs=50000] [--warmup=10000] [--clients=4] [--pipeline=32] [--workers=4] [--size=100] [--only=loadgen|gearbox]
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util'
 import { connect, type RemoteGearbox } from '../src/index.js'
 import { check, intFlag, now, siSpread, spread } from './common.js'
 import { ClientPeer, isPayload, JobSource, payloadIndex, Watch, WorkerPeer, writePayload } from './loadgen/peers.js'
-import { gearmandVersion, startServer } from './loadgen/servers.js'
+import { gearmandVersion, type ServerProcess, startServer } from './loadgen/servers.js'
 
 const FN = 'reverse'
 const CONTENDERS = ['loadgen', 'gearbox'] as const
@@ -39,18 +40,24 @@ interface Config {
 
 interface Round {
   readonly rate: number
-  /** This process's CPU time per job, µs. */
+  /** This process's CPU time per job, µs (user + system), and its system part. */
   readonly cpu: number
+  readonly sys: number
+  /** gearmand's CPU time per job, µs (user + system). */
+  readonly server: number
 }
 
-/** A timed phase: `run` resolves when `total` jobs are done; returns jobs/s and CPU µs per job. */
-async function timed(total: number, run: () => Promise<void>): Promise<Round> {
+/** A timed phase: `run` resolves when `total` jobs are done; returns jobs/s and CPU µs per job here and in the server. */
+async function timed(total: number, server: ServerProcess, run: () => Promise<void>): Promise<Round> {
+  const server0 = server.cpuTimes()
   const cpu0 = process.cpuUsage()
   const t0 = now()
   await run()
   const ms = now() - t0
   const cpu = process.cpuUsage(cpu0)
-  return { rate: (total / ms) * 1000, cpu: (cpu.user + cpu.system) / total }
+  const server1 = server.cpuTimes()
+  const serverSeconds = server1.user - server0.user + server1.system - server0.system
+  return { rate: (total / ms) * 1000, cpu: (cpu.user + cpu.system) / total, sys: cpu.system / total, server: (serverSeconds * 1e6) / total }
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -67,7 +74,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
-async function loadgenRound(port: number, cfg: Config): Promise<Round> {
+async function loadgenRound(server: ServerProcess, cfg: Config): Promise<Round> {
   const watch = new Watch()
   const last = cfg.warmup + cfg.jobs
   const onJob = (data: Buffer): boolean => {
@@ -76,10 +83,10 @@ async function loadgenRound(port: number, cfg: Config): Promise<Round> {
   }
   const peers: { close(): void }[] = []
   try {
-    const workers = await Promise.all(Array.from({ length: cfg.workers }, () => WorkerPeer.connect(port, watch, { fn: FN, onJob })))
+    const workers = await Promise.all(Array.from({ length: cfg.workers }, () => WorkerPeer.connect(server.port, watch, { fn: FN, onJob })))
     peers.push(...workers)
     for (const w of workers) w.start()
-    const clients = await Promise.all(Array.from({ length: cfg.clients }, () => ClientPeer.connect(port, watch, FN)))
+    const clients = await Promise.all(Array.from({ length: cfg.clients }, () => ClientPeer.connect(server.port, watch, FN)))
     peers.push(...clients)
     const phase = async (first: number, total: number): Promise<void> => {
       const source = new JobSource(first, total, cfg.size)
@@ -87,7 +94,7 @@ async function loadgenRound(port: number, cfg: Config): Promise<Round> {
       await watch.race(source.finished(), cfg.timeoutMs, `loadgen: ${total} foreground jobs`)
     }
     if (cfg.warmup > 0) await phase(0, cfg.warmup)
-    return await timed(cfg.jobs, () => phase(cfg.warmup, cfg.jobs))
+    return await timed(cfg.jobs, server, () => phase(cfg.warmup, cfg.jobs))
   } finally {
     for (const p of peers) p.close()
   }
@@ -99,8 +106,8 @@ function payload(index: number, size: number): Buffer {
   return out
 }
 
-async function gearboxRound(port: number, cfg: Config): Promise<Round> {
-  const remote: RemoteGearbox = connect({ servers: [`127.0.0.1:${port}`] })
+async function gearboxRound(server: ServerProcess, cfg: Config): Promise<Round> {
+  const remote: RemoteGearbox = connect({ servers: [`127.0.0.1:${server.port}`] })
   const last = cfg.warmup + cfg.jobs
   try {
     for (let w = 0; w < cfg.workers; w++) {
@@ -141,7 +148,7 @@ async function gearboxRound(port: number, cfg: Config): Promise<Round> {
       )
     }
     if (cfg.warmup > 0) await phase(0, cfg.warmup)
-    return await timed(cfg.jobs, () => phase(cfg.warmup, cfg.jobs))
+    return await timed(cfg.jobs, server, () => phase(cfg.warmup, cfg.jobs))
   } finally {
     await remote.close()
   }
@@ -154,7 +161,7 @@ async function main(cfg: Config): Promise<void> {
     for (const name of cfg.contenders) {
       const server = await startServer('gearmand')
       try {
-        results[name].push(await (name === 'loadgen' ? loadgenRound(server.port, cfg) : gearboxRound(server.port, cfg)))
+        results[name].push(await (name === 'loadgen' ? loadgenRound(server, cfg) : gearboxRound(server, cfg)))
       } finally {
         await server.stop()
       }
@@ -162,7 +169,11 @@ async function main(cfg: Config): Promise<void> {
   }
   if (cfg.contenders.length === 1) {
     const only = results[cfg.contenders[0] ?? 'gearbox']
-    console.log(`remote ${cfg.contenders.join('')} ${siSpread(spread(only.map((r) => r.rate)), ' jobs/s')}, ${spread(only.map((r) => r.cpu)).median.toFixed(1)} µs/job`)
+    const median = (pick: (r: Round) => number): string => spread(only.map(pick)).median.toFixed(1)
+    console.log(
+      `remote ${cfg.contenders.join('')} ${siSpread(spread(only.map((r) => r.rate)), ' jobs/s')}, ${median((r) => r.cpu)} µs/job ` +
+        `(per round ${only.map((r) => r.cpu.toFixed(1)).join(' ')}; sys ${median((r) => r.sys)}, gearmand ${median((r) => r.server)})`,
+    )
     return
   }
   const rate = (name: Contender): number[] => results[name].map((r) => r.rate)
@@ -172,13 +183,15 @@ async function main(cfg: Config): Promise<void> {
   const cpuRatio = spread(cpu('gearbox')).median / spread(cpu('loadgen')).median
   const micros = (name: Contender): string => {
     const s = spread(cpu(name))
-    return `${s.median.toFixed(1)} µs/job [${s.min.toFixed(1)}–${s.max.toFixed(1)}]`
+    const sys = spread(results[name].map((r) => r.sys)).median
+    const server = spread(results[name].map((r) => r.server)).median
+    return `${s.median.toFixed(1)} µs/job [${s.min.toFixed(1)}–${s.max.toFixed(1)}] (sys ${sys.toFixed(1)}, gearmand ${server.toFixed(1)})`
   }
   console.log(
     `remote-foreground gearbox ${siSpread(spread(rate('gearbox')), ' jobs/s')}   loadgen ${siSpread(spread(rate('loadgen')))}   ` +
       `ratio gearbox/loadgen ${ratio.toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})   goal ≥ 0.9`,
   )
-  console.log(`remote-cpu        gearbox ${micros('gearbox')}   loadgen ${micros('loadgen')}   ratio ${cpuRatio.toFixed(2)}   (client + worker CPU in this process per job)`)
+  console.log(`remote-cpu        gearbox ${micros('gearbox')}   loadgen ${micros('loadgen')}   ratio ${cpuRatio.toFixed(2)}   (client + worker CPU in this process per job; gearmand's own CPU per job)`)
   console.log(
     `(node ${process.version}, gearmand ${gearmandVersion()} -t 0, ${cfg.rounds} interleaved rounds, a fresh gearmand per round, median [min–max]; ` +
       `${cfg.clients} clients × ${cfg.pipeline} in flight, ${cfg.workers} workers one job at a time, ${cfg.size}-byte payloads reversed, ` +

@@ -54,3 +54,23 @@ test('admin getpid: the server process id (here, this process), and a round trip
   assert.equal(await remote.admin.getpid(), process.pid)
   assert.ok((await remote.admin.ping()) >= 0)
 })
+
+test('a client keeps every job through its job table renewals (one per 256 removals): 1500 jobs, 64 in flight', limits, async (t) => {
+  const { remote } = await setup(t)
+  const worker = remote.worker({ encoder: 'utf8' })
+  t.after(() => worker.close({ graceful: false }))
+  worker.register('upper', (job) => job.payload.toUpperCase(), { concurrency: 8 })
+  const client = remote.client({ encoder: 'utf8' })
+  const total = 1500
+  let next = 0
+  const wrong: string[] = []
+  const lane = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++
+      const result = await client.submit('upper', `job-${i}-abc`)
+      if (result !== `JOB-${i}-ABC`) wrong.push(`${i}: ${result}`)
+    }
+  }
+  await Promise.all(Array.from({ length: 64 }, lane))
+  assert.deepEqual(wrong, [])
+})

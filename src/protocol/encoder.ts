@@ -43,12 +43,27 @@ export function encodePacket<T extends PacketType>(magic: Magic, type: T, args: 
  * argument may hold NULs.
  */
 export function encodeTrusted(magic: Magic, type: PacketType, args: readonly Arg[]): Buffer {
+  const size = trustedPayloadSize(args)
+  const out = Buffer.allocUnsafe(HEADER_SIZE + size)
+  writeTrusted(out, 0, magic, type, args, size)
+  return out
+}
+
+/** The payload bytes (header excluded) of `encodeTrusted`'s packet for `args`. */
+export function trustedPayloadSize(args: readonly Arg[]): number {
   let size = args.length - 1
   for (const arg of args) size += typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.byteLength
-  const out = Buffer.allocUnsafe(HEADER_SIZE + size)
-  writeHeader(out, magic, type, size)
-  writeArgs(out, HEADER_SIZE, args, args.length)
-  return out
+  return size
+}
+
+/**
+ * `encodeTrusted` into `out` at `at`, for a writer that batches packets in one buffer: `size` is
+ * `trustedPayloadSize(args)`, and `out` has room for the header and it. Returns the end.
+ */
+export function writeTrusted(out: Buffer, at: number, magic: Magic, type: PacketType, args: readonly Arg[], size: number): number {
+  writeHeader(out, magic, type, size, at)
+  writeArgs(out, at + HEADER_SIZE, args, args.length)
+  return at + HEADER_SIZE + size
 }
 
 /**
@@ -96,10 +111,10 @@ function payloadSize(type: number, args: readonly Arg[]): number {
   return size
 }
 
-function writeHeader(out: Buffer, magic: Magic, type: number, size: number): void {
-  out.writeUInt32BE(MAGIC_CODE[magic], 0)
-  out.writeUInt32BE(type, 4)
-  out.writeUInt32BE(size, 8)
+function writeHeader(out: Buffer, magic: Magic, type: number, size: number, at = 0): void {
+  out.writeUInt32BE(MAGIC_CODE[magic], at)
+  out.writeUInt32BE(type, at + 4)
+  out.writeUInt32BE(size, at + 8)
 }
 
 /** Write the first `count` of `args` from `offset`, each but the packet's last followed by a NUL. */
@@ -107,13 +122,31 @@ function writeArgs(out: Buffer, offset: number, args: readonly Arg[], count: num
   let at = offset
   for (let i = 0; i < count; i++) {
     const arg = args[i] as Arg
-    if (typeof arg === 'string') at += out.write(arg, at, 'utf8')
+    if (typeof arg === 'string') at = writeString(out, at, arg)
     else {
       out.set(arg, at)
       at += arg.byteLength
     }
     if (i < args.length - 1) out[at++] = 0
   }
+}
+
+/** A string of at most this many characters is tried as ASCII, byte by byte (a function name, a unique, a number). */
+const SHORT_STRING = 64
+
+/** Writes `text` as UTF-8 at `at`; returns the end. Short ASCII text costs no Buffer.write call. */
+function writeString(out: Buffer, at: number, text: string): number {
+  const n = text.length
+  if (n <= SHORT_STRING) {
+    let i = 0
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i)
+      if (c >= 0x80) break
+      out[at + i] = c
+    }
+    if (i === n) return at + n
+  }
+  return at + out.write(text, at, 'utf8')
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

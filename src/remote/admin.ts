@@ -129,7 +129,7 @@ export class RemoteAdmin implements AdminApi {
   #open(): RemoteConnection {
     if (this.#closed) throw new BrokerClosedError('admin closed')
     if (this.#connection === null || this.#connection.closed) {
-      this.#connection = new RemoteConnection(this.server, { onOpen: () => undefined, onHeard: () => undefined, onPacket: () => undefined, onClose: () => undefined }, this.#settings.connection)
+      this.#connection = new RemoteConnection(this.server, { onOpen: () => undefined, onHeard: () => undefined, onFrame: () => undefined, onClose: () => undefined }, this.#settings.connection)
     }
     return this.#connection
   }

@@ -2,6 +2,7 @@ import type { Encoder, JobContext } from '../api.js'
 import { checkStatus } from '../guards.js'
 import { JobContextBase } from '../job-context-base.js'
 import { encodePacket } from '../protocol/encoder.js'
+import type { Frame } from '../protocol/frame.js'
 import { PACKET } from '../protocol/packets.js'
 import type { RemoteConnection } from './connection.js'
 
@@ -17,18 +18,24 @@ export class RemoteJobContext<TPayload, TUpdate> extends JobContextBase<TPayload
   readonly connection: RemoteConnection
   /** The handle as the server sent it (results are sent back with these bytes). */
   readonly handleBytes: Buffer
-  readonly #uniqueBytes: Buffer
   readonly #bytes: Buffer
+  /** The packet's bytes, where the unique lies from #uniqueStart to #uniqueEnd (decoded on first read). */
+  readonly #packet: Buffer
+  readonly #uniqueStart: number
+  readonly #uniqueEnd: number
   #handle: string | undefined = undefined
   #unique: string | undefined = undefined
 
-  constructor(connection: RemoteConnection, handle: Buffer, name: string, unique: Buffer, data: Buffer, encoder: Encoder<unknown, unknown>) {
+  /** `frame` is a JOB_ASSIGN_UNIQ; views of its bytes are kept (Node never reuses a socket chunk's memory). */
+  constructor(connection: RemoteConnection, frame: Frame, name: string, encoder: Encoder<unknown, unknown>) {
     super(encoder)
     this.connection = connection
-    this.handleBytes = handle
+    this.handleBytes = frame.arg(0)
     this.name = name
-    this.#uniqueBytes = unique
-    this.#bytes = data
+    this.#packet = frame.buf
+    this.#uniqueStart = frame.start(2)
+    this.#uniqueEnd = frame.end(2)
+    this.#bytes = frame.arg(3)
   }
 
   get handle(): string {
@@ -36,7 +43,7 @@ export class RemoteJobContext<TPayload, TUpdate> extends JobContextBase<TPayload
   }
 
   get unique(): string {
-    return (this.#unique ??= this.#uniqueBytes.toString('utf8'))
+    return (this.#unique ??= this.#packet.toString('utf8', this.#uniqueStart, this.#uniqueEnd))
   }
 
   protected get bytes(): Uint8Array {

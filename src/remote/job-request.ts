@@ -1,6 +1,8 @@
 import type { Encoder } from '../api.js'
 import { JobExceptionError, JobFailedError, JobTimeoutError } from '../errors.js'
 import { JobRequestBase } from '../job-request-base.js'
+import type { Arg } from '../protocol/encoder.js'
+import type { PacketType } from '../protocol/packets.js'
 
 /**
  * A foreground job submitted to a Gearman server: accepted (JOB_CREATED gives its handle), then WORK_*
@@ -9,8 +11,8 @@ import { JobRequestBase } from '../job-request-base.js'
  */
 export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, TUpdate> {
   readonly data: Uint8Array
-  /** The SUBMIT_JOB* packet, built once: a retry or resubmission sends the same bytes. */
-  readonly packet: Buffer
+  /** SUBMIT_JOB, _HIGH or _LOW, with the function, unique and data as arguments (encoded again for each try). */
+  readonly packetType: PacketType
   #handle: string | undefined = undefined
   /** Connection attempts and resubmissions so far. */
   tries = 0
@@ -26,14 +28,18 @@ export class RemoteJobRequest<TResult, TUpdate> extends JobRequestBase<TResult, 
     functionName: string,
     unique: string,
     data: Uint8Array,
-    packet: Buffer,
+    packetType: PacketType,
     encoder: Encoder<unknown, unknown>,
     forget: (request: RemoteJobRequest<TResult, TUpdate>) => void,
   ) {
     super(functionName, unique, encoder)
     this.data = data
-    this.packet = packet
+    this.packetType = packetType
     this.#forget = forget
+  }
+
+  get packetArgs(): readonly Arg[] {
+    return [this.functionName, this.unique, this.data]
   }
 
   get handle(): string | undefined {

@@ -29,7 +29,8 @@ export class ServerLink {
   }
 
   get live(): boolean {
-    return this.#downUntil <= Date.now()
+    // a server that never failed (the usual case) needs no clock
+    return this.#downUntil === 0 || this.#downUntil <= Date.now()
   }
 
   /** Epoch ms until which the server is skipped (0: not down). */

@@ -1,8 +1,9 @@
 import type { Encoder, Handler } from '../api.js'
 import { BrokerClosedError, ConnectionLostError, type GearboxError, JobFailedError, JobTimeoutError, WorkerLostError } from '../errors.js'
 import { isThenable, messageOf } from '../guards.js'
-import { encodePacket, encodeTrusted } from '../protocol/encoder.js'
-import { PACKET, type Packet } from '../protocol/packets.js'
+import { type Arg, encodePacket } from '../protocol/encoder.js'
+import type { Frame } from '../protocol/frame.js'
+import { PACKET, type PacketType } from '../protocol/packets.js'
 import type { Address } from './address.js'
 import { RemoteConnection } from './connection.js'
 import { RemoteJobContext } from './job-context.js'
@@ -100,7 +101,10 @@ class FunctionLink extends ServerLink {
   #timerResets = 0
   /** Runs while grabs are unanswered: a server that answers none of them within the reply timeout is stalled. */
   #watchdog: NodeJS.Timeout | null = null
-  readonly #running = new Set<AnyContext>()
+  /** Epoch ms since which the server owes an answer: the first unanswered grab, or the last answer after it. */
+  #owedSince = 0
+  /** The jobs running from this connection (an array: a Set reallocates its table as it empties and fills per job). */
+  readonly #running: AnyContext[] = []
   #stopped = false
 
   constructor(f: FunctionRegistration, address: Address) {
@@ -132,25 +136,28 @@ class FunctionLink extends ServerLink {
     this.#f.grabs++
     this.#connection?.write(GRAB)
     this.#timerResets++
-    // armed by the first unanswered grab; answers re-arm it (the server is alive)
-    if (this.#grabs === 1) this.#watch()
+    if (this.#grabs === 1) {
+      this.#owedSince = Date.now()
+      this.#watch()
+    }
   }
 
   /**
-   * (Re)starts the watchdog while grabs wait for answers. One timer per link, refreshed rather than made anew
-   * per job; when it fires with nothing waiting it just stops until the next refresh.
+   * Starts the watchdog unless it runs. One timer per link, not touched per job: answers only move
+   * #owedSince, and the timer, when it fires, waits again for what is left of the reply timeout.
    */
   #watch(): void {
-    if (this.#grabs === 0 || this.#connection === null) return
     if (this.#watchdog === null) this.#watchdog = setTimeout(this.#onStall, this.#f.worker.settings.connection.replyTimeout).unref()
-    else this.#watchdog.refresh()
   }
 
   readonly #onStall = (): void => {
+    this.#watchdog = null
     const connection = this.#connection
     if (this.#grabs === 0 || connection === null) return
     const timeout = this.#f.worker.settings.connection.replyTimeout
-    connection.destroy(new ConnectionLostError(this.address.key, `no answer to a grab within ${timeout} ms`))
+    const silent = Date.now() - this.#owedSince
+    if (silent < timeout) this.#watchdog = setTimeout(this.#onStall, timeout - silent).unref()
+    else connection.destroy(new ConnectionLostError(this.address.key, `no answer to a grab within ${timeout} ms`))
   }
 
   #unwatch(): void {
@@ -173,8 +180,8 @@ class FunctionLink extends ServerLink {
     onHeard: (): void => {
       this.opened()
     },
-    onPacket: (packet: Packet, connection: RemoteConnection): void => {
-      this.#onPacket(packet, connection)
+    onFrame: (frame: Frame, connection: RemoteConnection): void => {
+      this.#onFrame(frame, connection)
     },
     onClose: (error: GearboxError, connection: RemoteConnection): void => {
       if (this.#connection !== connection) return
@@ -183,7 +190,8 @@ class FunctionLink extends ServerLink {
       this.#grabs = 0
       this.#unwatch()
       // the server requeues what this connection held: the handlers' results have nowhere to go
-      for (const ctx of this.#running) ctx.abort(error)
+      // a copy: the aborts run user code (signal listeners) while the list is walked
+      for (const ctx of [...this.#running]) ctx.abort(error)
       if (this.#stopped) return
       this.#reconnect = setTimeout(() => {
         this.connect()
@@ -192,9 +200,9 @@ class FunctionLink extends ServerLink {
     },
   }
 
-  #onPacket(packet: Packet, connection: RemoteConnection): void {
+  #onFrame(frame: Frame, connection: RemoteConnection): void {
     const f = this.#f
-    switch (packet.type) {
+    switch (frame.type) {
       case PACKET.NOOP:
         this.#asleep = false
         this.#dry = false
@@ -204,18 +212,18 @@ class FunctionLink extends ServerLink {
         this.#grabs--
         f.grabs--
         this.#dry = true
-        this.#watch()
+        this.#owedSince = Date.now()
         this.#sleepIfDry(connection)
         f.fill()
         return
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
-        this.#watch()
+        this.#owedSince = Date.now()
         // an earlier grab may have come back NO_JOB: with this, the last answer is in, and the link sleeps
         this.#sleepIfDry(connection)
         // this connection is registered for this function alone: its name need not be decoded
-        this.#run(connection, packet.args[0], packet.args[2], packet.args[3])
+        this.#run(connection, frame)
         f.fill()
         return
       default:
@@ -242,64 +250,92 @@ class FunctionLink extends ServerLink {
     this.#timerResets++
   }
 
-  #run(connection: RemoteConnection, handle: Buffer, unique: Buffer, data: Buffer): void {
+  #run(connection: RemoteConnection, frame: Frame): void {
     const f = this.#f
     f.active++
-    // `data` is a view of the socket's chunk, which Node never reuses: the handler may keep it
-    const ctx: AnyContext = new RemoteJobContext(connection, handle, f.name, unique, data, f.worker.encoder)
-    this.#running.add(ctx)
-    const resets = this.#timerResets
-    const timer =
-      f.timeout > 0
-        ? setTimeout(() => {
-            ctx.abort(new JobTimeoutError(f.timeout, 1))
-            if (this.#timerResets !== resets) this.#giveBack(connection, ctx)
-          }, Math.max(f.timeout, 1000))
-        : null
-    const finish = (packet: Buffer | null): void => {
-      if (timer !== null) clearTimeout(timer)
-      this.#running.delete(ctx)
-      if (packet !== null && !ctx.aborted) connection.write(packet)
-      f.jobDone()
-    }
+    const ctx: AnyContext = new RemoteJobContext(connection, frame, f.name, f.worker.encoder)
+    this.#running.push(ctx)
+    const timer = f.timeout > 0 ? this.#deadline(connection, ctx) : null
     let result: unknown
     try {
       result = f.handler(ctx)
     } catch (err) {
-      finish(this.#failure(ctx, err))
+      this.#failed(ctx, err)
+      this.#finish(ctx, timer)
       return
     }
     if (isThenable(result)) {
       result.then(
         (value) => {
-          finish(this.#success(ctx, value))
+          this.#succeeded(ctx, value)
+          this.#finish(ctx, timer)
         },
         (err: unknown) => {
-          finish(this.#failure(ctx, err))
+          this.#failed(ctx, err)
+          this.#finish(ctx, timer)
         },
       )
-    } else finish(this.#success(ctx, result))
+    } else {
+      this.#succeeded(ctx, result)
+      this.#finish(ctx, timer)
+    }
   }
 
-  #success(ctx: AnyContext, value: unknown): Buffer {
+  /** The function's timeout for one job: its signal fires, and the server is made to requeue it if need be. */
+  #deadline(connection: RemoteConnection, ctx: AnyContext): NodeJS.Timeout {
+    const f = this.#f
+    const resets = this.#timerResets
+    return setTimeout(() => {
+      ctx.abort(new JobTimeoutError(f.timeout, 1))
+      if (this.#timerResets !== resets) this.#giveBack(connection, ctx)
+    }, Math.max(f.timeout, 1000))
+  }
+
+  /** The handler is done (its answer was sent): the slot is free. */
+  #finish(ctx: AnyContext, timer: NodeJS.Timeout | null): void {
+    if (timer !== null) clearTimeout(timer)
+    const running = this.#running
+    // O(jobs running here); the last one is swapped into its place
+    const at = running.lastIndexOf(ctx)
+    if (at >= 0) {
+      const last = running.pop() as AnyContext
+      if (at < running.length) running[at] = last
+    }
+    this.#f.jobDone()
+  }
+
+  /** WORK_COMPLETE with the handler's value (WORK_EXCEPTION if it cannot be encoded or is too large). */
+  #succeeded(ctx: AnyContext, value: unknown): void {
     let data: Uint8Array
     try {
       data = ctx.encodeValue(value)
     } catch (err) {
-      return this.#failure(ctx, err)
+      this.#failed(ctx, err)
+      return
     }
     const limit = this.#f.worker.settings.maxPayloadSize
-    if (data.byteLength > limit) return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
-    // the handle came from the server as one NUL-free argument
-    return encodeTrusted('REQ', PACKET.WORK_COMPLETE, [ctx.handleBytes, data])
+    if (data.byteLength > limit) answer(ctx, PACKET.WORK_EXCEPTION, [ctx.handleBytes, `result of ${data.byteLength} bytes exceeds maxPayloadSize ${limit}`])
+    else answer(ctx, PACKET.WORK_COMPLETE, [ctx.handleBytes, data])
   }
 
-  #failure(ctx: AnyContext, err: unknown): Buffer {
-    if (err instanceof JobFailedError) return encodePacket('REQ', PACKET.WORK_FAIL, [ctx.handleBytes])
+  /** WORK_FAIL for JobFailedError, else WORK_EXCEPTION with the error's message. */
+  #failed(ctx: AnyContext, err: unknown): void {
+    if (err instanceof JobFailedError) {
+      answer(ctx, PACKET.WORK_FAIL, [ctx.handleBytes])
+      return
+    }
     if (err instanceof WorkerLostError) {
       // Gearman's way to give a job back: drop the connection, the server requeues what it held
       ctx.connection.destroy(new ConnectionLostError(this.address.key, 'a handler gave its job back (WorkerLostError)'))
     }
-    return encodePacket('REQ', PACKET.WORK_EXCEPTION, [ctx.handleBytes, messageOf(err)])
+    answer(ctx, PACKET.WORK_EXCEPTION, [ctx.handleBytes, messageOf(err)])
   }
+}
+
+/**
+ * A job's outcome packet, unless the attempt was taken away (the server gave the job to someone else, or the
+ * connection is gone). The handle came from the server as one NUL-free argument; only the last may hold NULs.
+ */
+function answer(ctx: AnyContext, type: PacketType, args: readonly Arg[]): void {
+  if (!ctx.aborted) ctx.connection.writePacket(type, args)
 }

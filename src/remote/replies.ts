@@ -1,7 +1,7 @@
 /** Option checks and reply readers of the remote client. */
 import type { JobStatus, Priority } from '../api.js'
 import { type GearboxError, InvalidArgumentError, QueueFullError, ServerError } from '../errors.js'
-import type { PACKET, Packet } from '../protocol/packets.js'
+import type { Frame } from '../protocol/frame.js'
 
 export function priorityOption(value: unknown): Priority {
   if (value === undefined) return 'normal'
@@ -22,10 +22,15 @@ export function statusOf(args: readonly Buffer[]): Omit<JobStatus, 'handle'> {
   return { known, running, numerator, denominator, state: known ? (running ? 'running' : 'queued') : 'unknown' }
 }
 
+/** Argument `k` of a frame as text (handles and numbers are ASCII: latin1 is the cheapest exact decoding). */
+export function argText(frame: Frame, k: number, encoding: 'latin1' | 'utf8' = 'latin1'): string {
+  return frame.buf.toString(encoding, frame.start(k), frame.end(k))
+}
+
 /** An ERROR reply as a typed error: gearmand's "queue full" is QueueFullError, anything else ServerError. */
-export function serverError(server: string, packet: Packet & { type: typeof PACKET.ERROR }, functionName: string): GearboxError {
-  const code = packet.args[0].toString('utf8')
-  const text = packet.args[1].toString('utf8')
+export function serverError(server: string, frame: Frame, functionName: string): GearboxError {
+  const code = argText(frame, 0, 'utf8')
+  const text = argText(frame, 1, 'utf8')
   if (code === 'QUEUE_ERROR' && /full/i.test(text)) return new QueueFullError(functionName, 0)
   return new ServerError(server, code, text)
 }
