@@ -1,0 +1,76 @@
+import { type BatchAnswer, type BatchTask, type BuiltinEncoderName, exactBytes, type ThreadAnswer, TRANSFER_MIN_BYTES } from './messages.js'
+import type { TaskRun } from './task-run.js'
+
+/** A handler of a pool, as batches name it. */
+export interface HandlerSpec {
+  readonly module: string
+  readonly exportName: string
+  readonly encoder: BuiltinEncoderName
+  /** The batch being built that lists it already (its index there is `index`). */
+  batch: Batch | null
+  index: number
+}
+
+/**
+ * Job attempts posted to a thread as one tinypool task, from the main thread's side: builds the task and
+ * hands each run its answer. Answers posted early reach their runs through the pool's channel; runs the
+ * thread handed back unstarted go back to the pool's queue; a thread that dies loses every run of the batch
+ * that has no answer yet.
+ */
+export class Batch {
+  readonly runs: readonly TaskRun[]
+  readonly task: BatchTask
+  /** ArrayBuffers of large payloads, moved to the thread rather than copied. */
+  readonly transfer: ArrayBuffer[] | null
+
+  /** `aborts`: ThreadSlots' abort count, read before any of `runs` could be aborted after posting. */
+  constructor(runs: readonly TaskRun[], aborts: number) {
+    this.runs = runs
+    const handlers: string[] = []
+    const jobs: (string | number | Uint8Array)[] = []
+    let transfer: ArrayBuffer[] | null = null
+    for (const run of runs) {
+      run.posted = true
+      const spec = run.spec
+      if (spec.batch !== this) {
+        spec.batch = this
+        spec.index = handlers.length / 3
+        handlers.push(spec.module, spec.exportName, spec.encoder)
+      }
+      const job = run.job
+      const data = job.data
+      // a large payload is moved, not cloned; never the job's own bytes (it keeps them for retries): a copy
+      let payload = exactBytes(data)
+      if (!(data.buffer instanceof SharedArrayBuffer) && data.byteLength >= TRANSFER_MIN_BYTES) {
+        if (payload === data) payload = new Uint8Array(data)
+        ;(transfer ??= []).push(payload.buffer as ArrayBuffer)
+      }
+      jobs.push(run.id, spec.index, job.name, job.handle, job.unique, job.attempt, payload)
+    }
+    for (const run of runs) run.spec.batch = null
+    this.task = { aborts, handlers, jobs }
+    this.transfer = transfer
+  }
+
+  /**
+   * The thread's answer: hands each run its own, and returns the runs handed back unstarted (those not
+   * aborted meanwhile), in order.
+   */
+  answered(answer: BatchAnswer): TaskRun[] {
+    const runs = this.runs
+    const from = answer[0]
+    const end = from + answer.length - 1
+    for (let i = from; i < end; i++) (runs[i] as TaskRun).onAnswer(answer[i - from + 1] as ThreadAnswer)
+    const back: TaskRun[] = []
+    for (let i = end; i < runs.length; i++) {
+      const run = runs[i] as TaskRun
+      if (run.handedBack()) back.push(run)
+    }
+    return back
+  }
+
+  /** The thread died or was terminated: every run of the batch that has no answer yet is lost. */
+  died(cause: unknown): void {
+    for (const run of this.runs) run.onDeath(cause)
+  }
+}

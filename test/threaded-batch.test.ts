@@ -1,0 +1,157 @@
+// Jobs the pool holds are handed to a thread several at a time, as one batch (one tinypool task). Each job
+// of a batch keeps its own semantics: its updates, in order, then its result; its own timeout and cancel; a
+// thread that dies loses only the jobs of its batch that had not finished (retried), and a batch that runs
+// long hands the rest back instead of holding their results. Priority inversion stays within the bound.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setImmediate as dispatched, setTimeout as sleep } from 'node:timers/promises'
+import { InvalidArgumentError, type JobRequest, ThreadPool } from '../src/index.js'
+import { Gate } from './fixtures/gate.js'
+import { fixture, setup } from './threaded-setup.js'
+
+const limits = { timeout: 30_000 }
+
+async function allUpdates(request: JobRequest<unknown, Buffer>): Promise<(string | number)[][]> {
+  const out: (string | number)[][] = []
+  for await (const u of request.updates()) out.push(u.type === 'status' ? [u.type, u.numerator, u.denominator] : [u.type, u.data.toString('utf8')])
+  return out
+}
+
+const sorted = (events: { attempts: number; code: string }[]): string[] => events.map((e) => `${e.code} after attempt ${e.attempts}`).sort()
+
+test('jobs handed over together run as one batch: each gets its own updates, in order, then its own result', limits, async (t) => {
+  const { threads, broker } = setup(t)
+  const worker = broker.worker()
+  worker.register('block', threads.handler(fixture('blocking')))
+  worker.register('echo', threads.handler(fixture('echo')))
+  const client = broker.client()
+  const gate = new Gate()
+  const blocker = client.submit('block', gate.payload)
+  await gate.whenEntered()
+  // they wait in the pool's queue while its one thread is blocked, then go to it together
+  const payloads = ['one', 'two', 'three', 'four', 'five']
+  const requests = payloads.map((p) => client.submit('echo', p))
+  const updates = requests.map(allUpdates)
+  await dispatched()
+  assert.equal(threads.running, 6)
+  gate.open()
+  await blocker
+  const results = await Promise.all(requests)
+  assert.deepEqual(
+    results.map((r) => r.toString('utf8')),
+    payloads.map((p) => Buffer.from(p).reverse().toString('utf8')),
+  )
+  for (const u of await Promise.all(updates)) assert.deepEqual(u, [['status', 1, 2], ['data', 'attempt 1'], ['status', 2, 2]])
+  assert.equal(threads.running, 0)
+})
+
+test('a thread that dies mid-batch: the jobs of the batch that finished are not run again, the unfinished ones are retried', limits, async (t) => {
+  const { threads, broker, retried } = setup(t)
+  const worker = broker.worker()
+  worker.register('counted', threads.handler(fixture('counted')))
+  worker.register('crashy', threads.handler(fixture('crashing'), { export: 'uncaught', encoder: 'json' }))
+  const client = broker.client()
+  const before = new Gate()
+  const after = new Gate()
+  // both modules loaded on the thread, so that the batch below runs at once, within its time slice
+  await Promise.all([client.submit('counted', new Gate().payload), broker.client({ encoder: 'json' }).submit('crashy', { crashes: 0 })])
+
+  // one batch: before, then the job that kills its thread (an uncaught exception), then after
+  const first = client.submit('counted', before.payload)
+  const crashy = broker.client({ encoder: 'json' }).submit('crashy', { crashes: 1 })
+  const last = client.submit('counted', after.payload)
+  assert.equal((await first).toString('utf8'), 'attempt 1, entry 1')
+  assert.deepEqual(await crashy, { attempt: 2 })
+  // `after` never started on the thread that died: it lost that attempt, and ran once, on attempt 2
+  assert.equal((await last).toString('utf8'), 'attempt 2, entry 1')
+  assert.equal(before.entered, 1)
+  assert.equal(after.entered, 1)
+  assert.deepEqual(sorted(retried), ['GEARBOX_WORKER_LOST after attempt 1', 'GEARBOX_WORKER_LOST after attempt 1'])
+  assert.equal(threads.running, 0)
+})
+
+test('a job of a batch that times out and honours its signal leaves the other jobs of its batch alone', limits, async (t) => {
+  const { threads, broker, retried } = setup(t)
+  const worker = broker.worker()
+  worker.register('coop', threads.handler(fixture('cooperative'), { encoder: 'json' }), { timeout: 100 })
+  worker.register('counted', threads.handler(fixture('counted')))
+  const gate = new Gate()
+
+  const coop = broker.client({ encoder: 'json' }).submit<{ attempt: number; lastAbort: unknown }>('coop', { timeouts: 1 })
+  const counted = broker.client().submit('counted', gate.payload)
+  const done = await coop
+  assert.equal(done.attempt, 2)
+  assert.deepEqual(done.lastAbort, { attempt: 1, code: 'GEARBOX_JOB_TIMEOUT' })
+  assert.equal((await counted).toString('utf8'), 'attempt 1, entry 1')
+  assert.deepEqual(sorted(retried), ['GEARBOX_JOB_TIMEOUT after attempt 1'])
+})
+
+test('a job of a batch that ignores its signal: its thread is terminated after the grace period, and the jobs of the batch it held up are retried', limits, async (t) => {
+  const { threads, broker, retried } = setup(t, { gracePeriod: 50 })
+  const worker = broker.worker()
+  worker.register('stuck', threads.handler(fixture('stuck'), { export: 'spin', encoder: 'json' }), { timeout: 250 })
+  worker.register('counted', threads.handler(fixture('counted')))
+  const gate = new Gate()
+
+  const stuck = broker.client({ encoder: 'json' }).submit<{ attempt: number }>('stuck', { stuck: 1 })
+  const counted = broker.client().submit('counted', gate.payload)
+  assert.equal((await stuck).attempt, 2)
+  assert.equal((await counted).toString('utf8'), 'attempt 2, entry 1')
+  assert.deepEqual(sorted(retried), ['GEARBOX_JOB_TIMEOUT after attempt 1', 'GEARBOX_WORKER_LOST after attempt 1'])
+  assert.equal(threads.running, 0)
+})
+
+test('a result is not held back by the rest of its batch once the batch has run long: the thread hands the rest back', limits, async (t) => {
+  const { threads, broker } = setup(t)
+  broker.worker().register('block', threads.handler(fixture('blocking')))
+  const client = broker.client()
+  const first = new Gate()
+  const second = new Gate()
+
+  const requests = [client.submit('block', first.payload), client.submit('block', second.payload)]
+  await first.whenEntered()
+  // the batch has run far longer than its 1 ms slice by now
+  await sleep(20)
+  first.open()
+  assert.equal((await requests[0])?.toString('utf8'), 'released: attempt 1, entry 1')
+  // the second job of the batch, handed back, then posted again, waits at its gate
+  await second.whenEntered()
+  second.open()
+  assert.equal((await requests[1])?.toString('utf8'), 'released: attempt 1, entry 1')
+})
+
+test('a job of higher priority starts after at most capacity + prefetch - 1 jobs handed to the pool before it (default options)', limits, async (t) => {
+  const { threads, broker } = setup(t, { maxThreads: 1 })
+  assert.deepEqual({ batch: threads.batch, prefetch: threads.prefetch }, { batch: 8, prefetch: 8 })
+  const worker = broker.worker()
+  worker.register('block', threads.handler(fixture('blocking')))
+  worker.register('log', threads.handler(fixture('order')))
+  const client = broker.client()
+  const gate = new Gate()
+
+  const blocker = client.submit('block', gate.payload)
+  await gate.whenEntered()
+  const lows = Array.from({ length: 12 }, (_, i) => `low-${i + 1}`)
+  const requests = lows.map((tag) => client.submit('log', tag, { priority: 'low' }))
+  await dispatched()
+  const high = client.submit('log', 'high', { priority: 'high' })
+  await dispatched()
+  assert.equal(threads.running, threads.capacity + threads.prefetch)
+  gate.open()
+  await blocker
+  const log = (await high).toString('utf8').split(' ')
+  assert.equal(log.at(-1), 'high')
+  assert.ok(log.length - 1 <= threads.capacity + threads.prefetch - 1, `high ran after ${log.length - 1} jobs`)
+  // the lows ran in their order
+  const all = (await requests.at(-1))?.toString('utf8').split(' ').filter((tag) => tag !== 'high')
+  assert.deepEqual(all, lows)
+})
+
+test('batch must be an integer from 1 to 256; by default it is 8 and prefetch makes room for a batch per thread', async () => {
+  for (const batch of [0, 1.5, 257, Number.NaN]) {
+    assert.throws(() => new ThreadPool({ batch }), InvalidArgumentError)
+  }
+  const pool = new ThreadPool({ maxThreads: 2, batch: 4 })
+  assert.deepEqual({ batch: pool.batch, prefetch: pool.prefetch }, { batch: 4, prefetch: 2 * 3 + 2 })
+  await pool.close()
+})
