@@ -120,6 +120,27 @@ test('a result is not held back by the rest of its batch once the batch has run 
   assert.equal((await requests[1])?.toString('utf8'), 'released: attempt 1, entry 1')
 })
 
+test('a result does not wait for the jobs after it in its batch: it is posted before the next one starts', limits, async (t) => {
+  const { threads, broker } = setup(t)
+  const worker = broker.worker()
+  worker.register('counted', threads.handler(fixture('counted')))
+  worker.register('block', threads.handler(fixture('blocking')))
+  const client = broker.client()
+  const open = new Gate()
+  open.open()
+  // both modules loaded on the thread, so that the batch below runs at once, within its time slice
+  await Promise.all([client.submit('counted', new Gate().payload), client.submit('block', open.payload)])
+
+  const gate = new Gate()
+  const quick = client.submit('counted', new Gate().payload)
+  const blocked = client.submit('block', gate.payload)
+  // the thread is blocked in the second job of the batch, and the first job's result is already here
+  assert.equal((await quick).toString('utf8'), 'attempt 1, entry 1')
+  await gate.whenEntered()
+  gate.open()
+  assert.equal((await blocked).toString('utf8'), 'released: attempt 1, entry 1')
+})
+
 test('a job of higher priority starts after at most capacity + prefetch - 1 jobs handed to the pool before it (default options)', limits, async (t) => {
   const { threads, broker } = setup(t, { maxThreads: 1 })
   assert.deepEqual({ batch: threads.batch, prefetch: threads.prefetch }, { batch: 8, prefetch: 8 })

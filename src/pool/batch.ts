@@ -1,4 +1,4 @@
-import { type BatchAnswer, type BatchTask, type BuiltinEncoderName, exactBytes, type ThreadAnswer, TRANSFER_MIN_BYTES } from './messages.js'
+import { type BatchAnswer, type BatchTask, type BuiltinEncoderName, exactBytes, TRANSFER_MIN_BYTES } from './messages.js'
 import type { TaskRun } from './task-run.js'
 
 /** A handler of a pool, as batches name it. */
@@ -13,9 +13,9 @@ export interface HandlerSpec {
 
 /**
  * Job attempts posted to a thread as one tinypool task, from the main thread's side: builds the task and
- * hands each run its answer. Answers posted early reach their runs through the pool's channel; runs the
- * thread handed back unstarted go back to the pool's queue; a thread that dies loses every run of the batch
- * that has no answer yet.
+ * hands the last job the thread ran its answer (the answers of the jobs before it reach their runs through
+ * the pool's channel); runs the thread handed back unstarted go back to the pool's queue; a thread that dies
+ * loses every run of the batch that has no answer yet.
  */
 export class Batch {
   readonly runs: readonly TaskRun[]
@@ -58,11 +58,10 @@ export class Batch {
    */
   answered(answer: BatchAnswer): TaskRun[] {
     const runs = this.runs
-    const from = answer[0]
-    const end = from + answer.length - 1
-    for (let i = from; i < end; i++) (runs[i] as TaskRun).onAnswer(answer[i - from + 1] as ThreadAnswer)
+    const last = answer[0]
+    ;(runs[last] as TaskRun).onAnswer(answer[1])
     const back: TaskRun[] = []
-    for (let i = end; i < runs.length; i++) {
+    for (let i = last + 1; i < runs.length; i++) {
       const run = runs[i] as TaskRun
       if (run.handedBack()) back.push(run)
     }

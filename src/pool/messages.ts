@@ -1,6 +1,6 @@
 /**
  * What travels between a ThreadPool and its threads. Batches of job attempts and their answers go through
- * tinypool (one tinypool task per batch); updates and early results (thread → main) and abort requests
+ * tinypool (one tinypool task per batch); updates and the results of a batch's jobs but its last (thread → main) and abort requests
  * (main → threads) go through one BroadcastChannel per pool.
  */
 
@@ -38,11 +38,11 @@ export const HANDLER_FIELDS = 3
 export const JOB_FIELDS = 7
 
 /**
- * A thread's answer to a batch: `[from, a, b, …]`, the answers of the batch's jobs `from`, `from + 1`, …
- * Jobs before `from` had their answers posted early (a {@link ResultsMessage}); jobs after the last answer
- * were handed back unstarted (the batch ran long enough that they may do better on another thread).
+ * A thread's answer to a batch: `[last, answer]`, the answer of the batch's job at index `last`, the last
+ * one it ran. The jobs before it had their answers posted as they ended (a {@link ResultMessage}); the jobs
+ * after it were handed back unstarted (the batch ran long enough that they may do better on another thread).
  */
-export type BatchAnswer = readonly [number, ...ThreadAnswer[]]
+export type BatchAnswer = readonly [last: number, answer: ThreadAnswer]
 
 export type BuiltinEncoderName = 'raw' | 'utf8' | 'json'
 
@@ -61,12 +61,8 @@ export type UpdateMessage =
   | { readonly id: number; readonly type: 'data' | 'warning'; readonly data: Uint8Array }
   | { readonly id: number; readonly type: 'status'; readonly numerator: number; readonly denominator: number }
 
-/** Thread → main: answers of jobs of a batch posted before the batch ends, `[id, answer, id, answer, …]`. */
-export interface ResultsMessage {
-  readonly id: 0
-  readonly type: 'results'
-  readonly results: readonly (number | ThreadAnswer)[]
-}
+/** Thread → main: the answer of a job of a batch, posted before the thread starts the next one: `[id, answer]`. */
+export type ResultMessage = readonly [id: number, answer: ThreadAnswer]
 
 /** The error codes an abort can carry, by index (shared memory stores the index plus one). */
 export const ABORT_CODES = ['GEARBOX_JOB_CANCELLED', 'GEARBOX_JOB_TIMEOUT', 'GEARBOX_BROKER_CLOSED', 'GEARBOX_WORKER_LOST'] as const
@@ -87,6 +83,6 @@ export interface ThreadData {
   readonly perThread: number
   /** Size of ThreadSlots' abort ring. */
   readonly ring: number
-  /** ms a batch runs before the thread hands back the jobs it has not started (and posts results as they end). */
+  /** ms a batch runs before the thread hands back the jobs it has not started. */
   readonly slice: number
 }

@@ -15,13 +15,13 @@ export interface PoolSide {
   markAborted(id: number, code: number): void
   /** Terminates the thread running task `id` (tinypool then fails the task and replaces the thread). */
   kill(id: number, reason: Error): boolean
-  /** Whether the pool has a thread that will reach a task still waiting in its queue. */
+  /** Whether the pool has a thread that will reach a task still waiting in its batch. */
   hasThreads(): boolean
 }
 
 const NOT_ABORTED = Symbol('not aborted')
 
-/** ms between looks for the thread of an aborted task that had not started when its grace period ended. */
+/** ms between looks for the thread of an aborted task that had not started (in its batch) when its grace period ended. */
 const RECHECK_MS = 50
 
 /**
@@ -46,6 +46,7 @@ export class TaskRun {
   #settled = false
   /** Posted to a thread in a batch (until then it waits in the pool's queue, and an abort settles it at once). */
   posted = false
+  /** The reason of the abort, once the job's signal fired. */
   #abortReason: unknown = NOT_ABORTED
 
   constructor(
@@ -159,7 +160,7 @@ export class TaskRun {
   #terminate(): void {
     this.#killed = this.#pool.kill(this.id, new WorkerLostError('handler ignored its signal for the grace period'))
     if (!this.#killed && this.#pool.hasThreads()) {
-      // not started yet (waiting in the pool's queue): a thread will skip it, and its answer settles the run.
+      // not started yet (waiting in its batch): its thread will skip it or hand it back, which settles the run.
       // Until then the run keeps its slot, or the broker would hand the pool more than capacity + prefetch.
       // Look again later, in case a thread started it just before the abort was recorded.
       this.#timer = setTimeout(() => {

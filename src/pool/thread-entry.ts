@@ -16,7 +16,8 @@ import {
   exactBytes,
   HANDLER_FIELDS,
   JOB_FIELDS,
-  type ResultsMessage,
+  type ResultMessage,
+  type BatchAnswer,
   type ThreadAnswer,
   type ThreadData,
   type ThreadOutcome,
@@ -83,31 +84,36 @@ function loadHandler(key: string, module: string, exportName: string): Promise<A
 
 /**
  * tinypool calls this for every batch: runs its jobs one after another and answers for them (BatchAnswer).
- * Results wait for the batch's end while its jobs are quick; once the batch has run `slice` ms, the thread
- * finishes the job at hand and hands the rest back. Before it awaits anything (a handler's promise, loading
- * a module), it posts the results it holds: the thread may go idle, or die, meanwhile, and a finished job's
- * result must neither wait for that nor be lost with it. It rejects only if the thread itself breaks.
+ * A job's result is posted before the next job starts, so it never waits for another job, nor dies with
+ * the thread in one; the last job's result goes with the answer. The thread hands back the jobs it has not
+ * started once the batch has run `slice` ms, and after a result to be moved (the answer moves it; a post
+ * would copy it). It rejects only if the thread itself breaks.
  */
 export default async function runBatch(task: BatchTask): Promise<unknown> {
   const jobs = task.jobs
-  const answer: unknown[] = [0]
   const started = performance.now()
-  for (let at = 0; at < jobs.length; at += JOB_FIELDS) {
-    if (at > 0 && performance.now() - started >= slice) break
-    answer.push(await runJob(task, at, answer))
+  let last = 0
+  let answer = await runJob(task, 0)
+  for (let at = JOB_FIELDS; at < jobs.length && !movable.has(bytesOf(answer)); at += JOB_FIELDS) {
+    if (performance.now() - started >= slice) break
+    up.postMessage([jobs[at - JOB_FIELDS] as number, answer] satisfies ResultMessage)
+    last++
+    answer = await runJob(task, at)
   }
-  let moved: ArrayBuffer[] | null = null
-  for (let k = 1; k < answer.length; k++) {
-    const a = answer[k] as ThreadAnswer
-    const bytes = a instanceof Uint8Array ? a : a.kind === 'complete' ? a.data : null
-    if (bytes !== null && movable.has(bytes)) (moved ??= []).push(bytes.buffer as ArrayBuffer)
-  }
-  if (moved === null) return answer
-  return Tinypool.move({ [Tinypool.transferableSymbol]: moved, [Tinypool.valueSymbol]: answer } as unknown as ArrayBuffer)
+  const out: BatchAnswer = [last, answer]
+  const bytes = bytesOf(answer)
+  if (!movable.has(bytes)) return out
+  return Tinypool.move({ [Tinypool.transferableSymbol]: bytes.buffer, [Tinypool.valueSymbol]: out } as unknown as ArrayBuffer)
 }
 
-/** Runs the job at `at` in `task.jobs`. `answer`: the batch's answers so far (see postEarly). */
-async function runJob(task: BatchTask, at: number, answer: unknown[]): Promise<ThreadAnswer> {
+function bytesOf(answer: ThreadAnswer): Uint8Array {
+  return answer instanceof Uint8Array ? answer : answer.kind === 'complete' ? answer.data : EMPTY
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** Runs the job at `at` in `task.jobs`. */
+async function runJob(task: BatchTask, at: number): Promise<ThreadAnswer> {
   const { jobs, handlers } = task
   const id = jobs[at] as number
   // a job aborted while it waited (in its batch, or for this thread to boot) never runs: its attempt is
@@ -133,16 +139,9 @@ async function runJob(task: BatchTask, at: number, answer: unknown[]): Promise<T
   const cell = slots.claim(tinypoolWorkerId, id)
   try {
     const key = module + '#' + exportName
-    let handler = loaded.get(key)
-    if (handler === undefined) {
-      postEarly(jobs, answer)
-      handler = await loadHandler(key, module, exportName)
-    }
+    const handler = loaded.get(key) ?? (await loadHandler(key, module, exportName))
     let value = handler(ctx)
-    if (isThenable(value)) {
-      postEarly(jobs, answer)
-      value = await value
-    }
+    if (isThenable(value)) value = await value
     const data = encoder.encode(value)
     return completed(data, data !== value, ctx.updates)
   } catch (err) {
@@ -151,21 +150,6 @@ async function runJob(task: BatchTask, at: number, answer: unknown[]): Promise<T
     running.delete(id)
     slots.clear(cell)
   }
-}
-
-/**
- * Posts the answers a batch holds (`answer[1…]`, of the jobs from `answer[0]` on) as a ResultsMessage, and
- * moves `answer[0]` past them. They are cloned, not moved (a BroadcastChannel moves nothing).
- */
-function postEarly(jobs: BatchTask['jobs'], answer: unknown[]): void {
-  const n = answer.length - 1
-  if (n === 0) return
-  const from = answer[0] as number
-  const results: (number | ThreadAnswer)[] = []
-  for (let k = 0; k < n; k++) results.push(jobs[(from + k) * JOB_FIELDS] as number, answer[k + 1] as ThreadAnswer)
-  answer.length = 1
-  answer[0] = from + n
-  up.postMessage({ id: 0, type: 'results', results } satisfies ResultsMessage)
 }
 
 function outcomeOf(err: unknown, updates: number): ThreadOutcome {

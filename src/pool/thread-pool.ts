@@ -8,7 +8,7 @@ import type { Handler, JobContext } from '../api.js'
 import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../errors.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
 import { Batch, type HandlerSpec } from './batch.js'
-import type { BatchAnswer, BuiltinEncoderName, ResultsMessage, ThreadAnswer, UpdateMessage } from './messages.js'
+import type { BatchAnswer, BuiltinEncoderName, ResultMessage, UpdateMessage } from './messages.js'
 import { type PoolSide, TaskRun } from './task-run.js'
 import { abortRingSize, ThreadSlots } from './thread-slots.js'
 
@@ -130,13 +130,9 @@ export class ThreadPool {
     this.#up.unref()
     this.#down.unref()
     this.#up.onmessage = (event: unknown) => {
-      const message = (event as { data: UpdateMessage | ResultsMessage }).data
-      if (message.type !== 'results') {
-        this.#tasks.get(message.id)?.onUpdate(message)
-        return
-      }
-      const results = message.results
-      for (let i = 0; i < results.length; i += 2) this.#tasks.get(results[i] as number)?.onAnswer(results[i + 1] as ThreadAnswer)
+      const message = (event as { data: UpdateMessage | ResultMessage }).data
+      if (isResult(message)) this.#tasks.get(message[0])?.onAnswer(message[1])
+      else this.#tasks.get(message.id)?.onUpdate(message)
     }
     this.#side = {
       gracePeriod,
@@ -337,6 +333,10 @@ export class ThreadPool {
     this.#busy--
     this.#post()
   }
+}
+
+function isResult(message: UpdateMessage | ResultMessage): message is ResultMessage {
+  return Array.isArray(message)
 }
 
 function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
