@@ -20,11 +20,12 @@ export interface ThreadPoolOptions {
   /** Jobs (batches, see `batch`) one thread runs at once (for handlers that await I/O). Default 1. */
   concurrentTasksPerThread?: number | undefined
   /**
-   * Jobs a thread may be handed at once, as one batch: their results come back together, so tinypool's cost
-   * per task is paid once per batch. A batch is never larger than needed to give every idle thread a share of
-   * the jobs waiting, so a lone job goes alone; once a batch has run for 1 ms its thread finishes the job at
-   * hand and hands the rest back, so long jobs spread over the threads and their results are not held back.
-   * Default 8; 1 hands every job over alone.
+   * Jobs a thread may be handed at once, as one batch (one tinypool task), so that tinypool's cost per task
+   * is paid once per batch. A batch is never larger than a fair share of the waiting jobs for each free
+   * thread, so a lone job goes alone. The thread posts each job's result before it starts the next; once a
+   * batch has run for 1 ms it hands back the jobs it has not started, so long jobs spread over the threads.
+   * A thread that dies loses the job it was running and the rest of its batch (retried per `jobRetries`).
+   * Default 8; 1 hands every job over alone; at most 256.
    */
   batch?: number | undefined
   /**
@@ -301,7 +302,8 @@ export class ThreadPool {
           this.#freed()
         },
         (cause: unknown) => {
-          // answers the thread posted before it died may still be on their way: let them arrive first
+          // results the thread posted before it died may still wait in the channel's queue (posted before
+          // tinypool learnt of the death, so they are handled in this same poll phase): let them arrive first
           setImmediate(() => {
             batch.died(cause)
           })
