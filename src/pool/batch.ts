@@ -23,8 +23,11 @@ export class Batch {
   /** ArrayBuffers of large payloads, moved to the thread rather than copied. */
   readonly transfer: ArrayBuffer[] | null
 
-  /** `aborts`: ThreadSlots' abort count, read before any of `runs` could be aborted after posting. */
-  constructor(runs: readonly TaskRun[], aborts: number) {
+  /**
+   * `aborts`: ThreadSlots' abort count, read before any of `runs` could be aborted after posting; `slot`:
+   * the batch's cell in the pool's progress memory.
+   */
+  constructor(runs: readonly TaskRun[], aborts: number, slot: number) {
     this.runs = runs
     const handlers: string[] = []
     const jobs: (string | number | Uint8Array)[] = []
@@ -48,7 +51,7 @@ export class Batch {
       jobs.push(run.id, spec.index, job.name, job.handle, job.unique, job.attempt, payload)
     }
     for (const run of runs) run.spec.batch = null
-    this.task = { aborts, handlers, jobs }
+    this.task = { aborts, slot, handlers, jobs }
     this.transfer = transfer
   }
 
@@ -68,8 +71,20 @@ export class Batch {
     return back
   }
 
-  /** The thread died or was terminated: every run of the batch that has no answer yet is lost. */
-  died(cause: unknown): void {
-    for (const run of this.runs) run.onDeath(cause)
+  /**
+   * The thread died or was terminated: every run of the batch that has no answer yet is lost, but those up
+   * to the one with id `posted` (the last result the thread posted, from the progress memory), whose results
+   * are on their way: they get `wait` ms to arrive.
+   */
+  died(cause: unknown, posted: number, wait: number): void {
+    const runs = this.runs
+    let last = -1
+    for (let i = 0; i < runs.length; i++) if ((runs[i] as TaskRun).id === posted) last = i
+    for (let i = last + 1; i < runs.length; i++) (runs[i] as TaskRun).onDeath(cause)
+    if (runs.slice(0, last + 1).every((run) => run.settled)) return
+    // unref'd: while those runs wait, the pool's channel keeps the process alive
+    setTimeout(() => {
+      for (let i = 0; i <= last; i++) (runs[i] as TaskRun).onDeath(cause)
+    }, wait).unref()
   }
 }

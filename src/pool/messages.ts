@@ -24,6 +24,8 @@ export function exactBytes(data: Uint8Array): Uint8Array {
 export interface BatchTask {
   /** ThreadSlots' abort count when the batch was posted (the thread reads only later aborts). */
   readonly aborts: number
+  /** The batch's cell in the pool's progress memory (see ThreadData). */
+  readonly slot: number
   /** Per handler: its module's URL, its export's name, its encoder's name. */
   readonly handlers: readonly string[]
   /**
@@ -85,4 +87,9 @@ export interface ThreadData {
   readonly ring: number
   /** ms a batch runs before the thread hands back the jobs it has not started. */
   readonly slice: number
+  /**
+   * Int32 cells, one per batch in flight: the id of the last job whose result the thread posted, stored
+   * after the post. If the thread dies, the pool knows which results are still on their way to it.
+   */
+  readonly progress: SharedArrayBuffer
 }

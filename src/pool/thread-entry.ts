@@ -30,7 +30,8 @@ import { isThenable } from '../guards.js'
 
 type AnyHandler = Handler<unknown, unknown, unknown>
 
-const { channel, slots: slotMemory, perThread, ring, slice } = Tinypool.workerData as ThreadData
+const { channel, slots: slotMemory, perThread, ring, slice, progress: progressMemory } = Tinypool.workerData as ThreadData
+const progress = new Int32Array(progressMemory)
 const slots = new ThreadSlots(slotMemory, perThread, ring)
 slots.setThreadId(tinypoolWorkerId, threadId)
 // updates go up to the main thread; aborts come down; neither channel may keep an idle thread alive
@@ -96,7 +97,9 @@ export default async function runBatch(task: BatchTask): Promise<unknown> {
   let answer = await runJob(task, 0)
   for (let at = JOB_FIELDS; at < jobs.length && !movable.has(bytesOf(answer)); at += JOB_FIELDS) {
     if (performance.now() - started >= slice) break
-    up.postMessage([jobs[at - JOB_FIELDS] as number, answer] satisfies ResultMessage)
+    const id = jobs[at - JOB_FIELDS] as number
+    up.postMessage([id, answer] satisfies ResultMessage)
+    Atomics.store(progress, task.slot, id)
     last++
     answer = await runJob(task, at)
   }

@@ -98,6 +98,9 @@ export class ThreadPool {
   #queued = 0
   /** Batches posted and not answered (at most `capacity`: tinypool's own queue stays empty). */
   #busy = 0
+  /** See ThreadData.progress; a cell per batch in flight, the free ones in `#freeCells`. */
+  readonly #progress: Int32Array
+  readonly #freeCells: number[]
   #flushQueued = false
   /** Set when the pool stops posting (closing, after the drain). */
   #stopped = false
@@ -123,6 +126,8 @@ export class ThreadPool {
     if (this.batch > MAX_BATCH) throw new InvalidArgumentError('batch', `an integer from 1 to ${MAX_BATCH}`, this.batch)
     this.prefetch = nonNegativeInt('prefetch', options.prefetch, Math.min(MAX_PREFETCH, this.capacity * (this.batch - 1) + maxThreads))
     if (this.prefetch > MAX_PREFETCH) throw new InvalidArgumentError('prefetch', `an integer from 0 to ${MAX_PREFETCH}`, this.prefetch)
+    this.#progress = new Int32Array(new SharedArrayBuffer(this.capacity * Int32Array.BYTES_PER_ELEMENT))
+    this.#freeCells = Array.from({ length: this.capacity }, (_, i) => i)
     const ring = abortRingSize(this.capacity + this.prefetch)
     this.#slots = ThreadSlots.create(maxThreads, perThread, ring)
     const channel = `gearbox:pool:${process.pid}:${++poolCount}:${Math.random().toString(36).slice(2)}`
@@ -159,7 +164,7 @@ export class ThreadPool {
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       // no terminateTimeout: tinypool would reject a hung termination where nothing catches it (an unhandled
       // rejection); gearbox gives up on a thread after terminateTimeout itself (TaskRun, close)
-      workerData: { channel, slots: this.#slots.buffer, perThread, ring, slice: BATCH_SLICE_MS },
+      workerData: { channel, slots: this.#slots.buffer, perThread, ring, slice: BATCH_SLICE_MS, progress: this.#progress.buffer },
     })
     // tinypool reports a thread that fails with no task on it (e.g. while starting) as an 'error' event:
     // the jobs it would have run are not lost (they fail or wait in the broker), so it must not crash the app
@@ -292,22 +297,23 @@ export class ThreadPool {
         if (!run.settled) runs.push(run)
       }
       this.#queued -= runs.length
+      // one free at least: at most `capacity` batches are in flight
+      const cell = this.#freeCells.pop() as number
+      Atomics.store(this.#progress, cell, 0)
       // read before posting: an abort from here on concerns these runs and is after this count
-      const batch = new Batch(runs, this.#slots.aborts)
+      const batch = new Batch(runs, this.#slots.aborts, cell)
       this.#busy++
       const task = batch.transfer === null ? this.#pool.run(batch.task) : this.#pool.run(batch.task, { transferList: batch.transfer })
       ;(task as Promise<BatchAnswer>).then(
         (answer) => {
           this.#handBack(batch.answered(answer))
-          this.#freed()
+          this.#freed(cell)
         },
         (cause: unknown) => {
-          // results the thread posted before it died may still wait in the channel's queue (posted before
-          // tinypool learnt of the death, so they are handled in this same poll phase): let them arrive first
-          setImmediate(() => {
-            batch.died(cause)
-          })
-          this.#freed()
+          // results the thread posted before it died may still be on their way (a channel does not keep
+          // order with tinypool's port): the progress cell says up to which job
+          batch.died(cause, Atomics.load(this.#progress, cell), this.#side.terminateTimeout)
+          this.#freed(cell)
         },
       )
     }
@@ -331,7 +337,8 @@ export class ThreadPool {
     this.#queued += runs.length
   }
 
-  #freed(): void {
+  #freed(cell: number): void {
+    this.#freeCells.push(cell)
     this.#busy--
     this.#post()
   }
