@@ -307,7 +307,12 @@ export class ThreadPool {
       ;(task as Promise<BatchAnswer>).then(
         (answer) => {
           this.#handBack(batch.answered(answer))
-          this.#freed(cell)
+          // the results the thread posted before this answer are mostly still in the channel's queue, and
+          // the broker hands over a job for each as it arrives: post after them, so that those jobs join the
+          // next batch instead of waiting for another
+          setImmediate(() => {
+            this.#freed(cell)
+          })
         },
         (cause: unknown) => {
           // results the thread posted before it died may still be on their way (a channel does not keep
