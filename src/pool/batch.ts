@@ -1,4 +1,4 @@
-import { type BatchAnswer, type BatchTask, type BuiltinEncoderName, exactBytes, TRANSFER_MIN_BYTES } from './messages.js'
+import { type BatchAnswer, type BatchTask, type BuiltinEncoderName, exactBytes, HANDLER_FIELDS, TRANSFER_MIN_BYTES } from './messages.js'
 import type { TaskRun } from './task-run.js'
 
 /** A handler of a pool, as batches name it. */
@@ -37,7 +37,7 @@ export class Batch {
       const spec = run.spec
       if (spec.batch !== this) {
         spec.batch = this
-        spec.index = handlers.length / 3
+        spec.index = handlers.length / HANDLER_FIELDS
         handlers.push(spec.module, spec.exportName, spec.encoder)
       }
       const job = run.job
@@ -56,8 +56,8 @@ export class Batch {
   }
 
   /**
-   * The thread's answer: hands each run its own, and returns the runs handed back unstarted (those not
-   * aborted meanwhile), in order.
+   * The thread's answer: hands the last run it ran its answer, and returns the runs handed back unstarted
+   * (those not aborted meanwhile), in order.
    */
   answered(answer: BatchAnswer): TaskRun[] {
     const runs = this.runs

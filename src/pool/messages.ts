@@ -1,7 +1,7 @@
 /**
  * What travels between a ThreadPool and its threads. Batches of job attempts and their answers go through
- * tinypool (one tinypool task per batch); updates and the results of a batch's jobs but its last (thread → main) and abort requests
- * (main → threads) go through one BroadcastChannel per pool.
+ * tinypool (one tinypool task per batch); updates and the results of a batch's jobs but the last (thread →
+ * main) and abort requests (main → threads) go through one BroadcastChannel per pool.
  */
 
 /** Payloads and results at least this large move between threads by transfer; smaller ones are cheaper to copy. */
