@@ -3,6 +3,7 @@
 // thread that dies loses only the jobs of its batch that had not finished (retried), and a batch that runs
 // long hands the rest back instead of holding their results. Priority inversion stays within the bound.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { setImmediate as dispatched, setTimeout as sleep } from 'node:timers/promises'
 import { InvalidArgumentError, type JobRequest, ThreadPool } from '../src/index.js'
@@ -20,7 +21,7 @@ async function allUpdates(request: JobRequest<unknown, Buffer>): Promise<(string
 const sorted = (events: { attempts: number; code: string }[]): string[] => events.map((e) => `${e.code} after attempt ${e.attempts}`).sort()
 
 test('jobs handed over together run as one batch: each gets its own updates, in order, then its own result', limits, async (t) => {
-  const { threads, broker } = setup(t)
+  const { threads, broker } = setup(t, { prefetch: 8 })
   const worker = broker.worker()
   worker.register('block', threads.handler(fixture('blocking')))
   worker.register('echo', threads.handler(fixture('echo')))
@@ -46,7 +47,7 @@ test('jobs handed over together run as one batch: each gets its own updates, in 
 })
 
 test('a thread that dies mid-batch: the jobs of the batch that finished are not run again, the unfinished ones are retried', limits, async (t) => {
-  const { threads, broker, retried } = setup(t)
+  const { threads, broker, retried } = setup(t, { prefetch: 8 })
   const worker = broker.worker()
   worker.register('counted', threads.handler(fixture('counted')))
   worker.register('crashy', threads.handler(fixture('crashing'), { export: 'uncaught', encoder: 'json' }))
@@ -141,31 +142,64 @@ test('a result does not wait for the jobs after it in its batch: it is posted be
   assert.equal((await blocked).toString('utf8'), 'released: attempt 1, entry 1')
 })
 
-test('a job of higher priority starts after at most capacity + prefetch - 1 jobs handed to the pool before it (default options)', limits, async (t) => {
+test('large payloads and results of jobs handed over together all arrive intact (each large result ends its batch, to be moved)', limits, async (t) => {
+  const { threads, broker } = setup(t)
+  const worker = broker.worker()
+  worker.register('reverse', threads.handler(fixture('big')))
+  worker.register('echo', threads.handler(fixture('echo')))
+  const client = broker.client()
+  const payloads = [randomBytes(200_000), Buffer.from('small'), randomBytes(100_000), randomBytes(300_000)]
+  const requests = payloads.map((p) => (p.byteLength > 100 ? client.submit('reverse', p) : client.submit('echo', p)))
+  const results = await Promise.all(requests)
+  results.forEach((r, i) => {
+    assert.ok(r.equals(Buffer.from(payloads[i] ?? []).reverse()), `result ${i}`)
+  })
+  // the submitters' buffers were neither moved away nor changed
+  assert.deepEqual(
+    payloads.map((p) => p.byteLength),
+    [200_000, 5, 100_000, 300_000],
+  )
+  assert.equal(threads.running, 0)
+})
+
+test('the default prefetch adapts: room for batches while jobs are quick, one job per thread while they are slow; a later high job overtakes all but those', limits, async (t) => {
   const { threads, broker } = setup(t, { maxThreads: 1 })
-  assert.deepEqual({ batch: threads.batch, prefetch: threads.prefetch }, { batch: 8, prefetch: 8 })
+  assert.deepEqual({ capacity: threads.capacity, batch: threads.batch, prefetch: threads.prefetch }, { capacity: 1, batch: 8, prefetch: 8 })
   const worker = broker.worker()
   worker.register('block', threads.handler(fixture('blocking')))
   worker.register('log', threads.handler(fixture('order')))
   const client = broker.client()
-  const gate = new Gate()
 
-  const blocker = client.submit('block', gate.payload)
-  await gate.whenEntered()
-  const lows = Array.from({ length: 12 }, (_, i) => `low-${i + 1}`)
-  const requests = lows.map((tag) => client.submit('log', tag, { priority: 'low' }))
-  await dispatched()
-  const high = client.submit('log', 'high', { priority: 'high' })
-  await dispatched()
-  assert.equal(threads.running, threads.capacity + threads.prefetch)
-  gate.open()
-  await blocker
-  const log = (await high).toString('utf8').split(' ')
-  assert.equal(log.at(-1), 'high')
-  assert.ok(log.length - 1 <= threads.capacity + threads.prefetch - 1, `high ran after ${log.length - 1} jobs`)
-  // the lows ran in their order
-  const all = (await requests.at(-1))?.toString('utf8').split(' ').filter((tag) => tag !== 'high')
-  assert.deepEqual(all, lows)
+  /** A blocked thread, 12 low jobs, then a high one: how many lows the pool held, and where high ran among them. */
+  async function round(name: string): Promise<{ held: number; before: number }> {
+    const gate = new Gate()
+    const blocker = client.submit('block', gate.payload)
+    await gate.whenEntered()
+    const lows = Array.from({ length: 12 }, (_, i) => client.submit('log', `${name}-low-${i + 1}`, { priority: 'low' }))
+    await dispatched()
+    const high = client.submit('log', `${name}-high`, { priority: 'high' })
+    await dispatched()
+    const held = threads.running - 1
+    gate.open()
+    await blocker
+    const log = (await high).toString('utf8').split(' ')
+    await Promise.all(lows)
+    return { held, before: log.filter((tag) => tag.startsWith(`${name}-low-`)).length }
+  }
+
+  // the pool starts as for slow jobs
+  assert.deepEqual(await round('first'), { held: 1, before: 1 })
+  // quick jobs: the pool makes room for batches, up to capacity + prefetch
+  await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit('log', `quick-${i}`)))
+  assert.deepEqual(await round('second'), { held: 8, before: 8 })
+  // a slow job: back to one job per thread
+  const slow = new Gate()
+  const slowJob = client.submit('block', slow.payload)
+  await slow.whenEntered()
+  await sleep(5)
+  slow.open()
+  await slowJob
+  assert.deepEqual(await round('third'), { held: 1, before: 1 })
 })
 
 test('batch must be an integer from 1 to 256; by default it is 8 and prefetch makes room for a batch per thread', async () => {

@@ -40,11 +40,12 @@ export const HANDLER_FIELDS = 3
 export const JOB_FIELDS = 7
 
 /**
- * A thread's answer to a batch: `[last, answer]`, the answer of the batch's job at index `last`, the last
- * one it ran. The jobs before it had their answers posted as they ended (a {@link ResultMessage}); the jobs
- * after it were handed back unstarted (the batch ran long enough that they may do better on another thread).
+ * A thread's answer to a batch: `[last, answer, ms]`, the answer of the batch's job at index `last`, the last
+ * one it ran, and the ms the jobs it ran took. The jobs before it had their answers posted as they ended (a
+ * {@link ResultMessage}); the jobs after it were handed back unstarted (the batch ran long enough that they
+ * may do better on another thread).
  */
-export type BatchAnswer = readonly [last: number, answer: ThreadAnswer]
+export type BatchAnswer = readonly [last: number, answer: ThreadAnswer, ms: number]
 
 export type BuiltinEncoderName = 'raw' | 'utf8' | 'json'
 

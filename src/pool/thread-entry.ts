@@ -103,7 +103,7 @@ export default async function runBatch(task: BatchTask): Promise<unknown> {
     last++
     answer = await runJob(task, at)
   }
-  const out: BatchAnswer = [last, answer]
+  const out: BatchAnswer = [last, answer, performance.now() - started]
   const bytes = bytesOf(answer)
   if (!movable.has(bytes)) return out
   return Tinypool.move({ [Tinypool.transferableSymbol]: bytes.buffer, [Tinypool.valueSymbol]: out } as unknown as ArrayBuffer)

@@ -34,9 +34,11 @@ export interface ThreadPoolOptions {
    * broker. A job of higher priority submitted later may start after at most `capacity + prefetch - 1` jobs
    * handed over before it, and a job's timeout counts its wait here (a job with a timeout shorter than the
    * run time of the jobs ahead of it may time out on every attempt without running: use `prefetch: 0` and
-   * `batch: 1` for such functions). Default: `capacity × (batch - 1) + maxThreads` (room for a full batch
-   * per thread, and one more job each); 0 hands the pool only what it can start; at most 4096. The bound
-   * holds per broker: one pool serves one broker.
+   * `batch: 1` for such functions). Default: adaptive, `maxThreads` (one job waiting per thread) while the
+   * pool's jobs take 0.25 ms or more each, as CPU-heavy jobs do, and `capacity × (batch - 1) + maxThreads`
+   * (room for a full batch per thread) while they are quicker, which is when batches pay; the pool starts
+   * with the former. 0 hands the pool only what it can start; at most 4096. The bound holds per broker: one
+   * pool serves one broker.
    */
   prefetch?: number | undefined
   /** ms an idle thread above `minThreads` lives. */
@@ -63,6 +65,8 @@ const MAX_PREFETCH = 4096
 const MAX_BATCH = 256
 /** ms a batch runs before its thread hands back the jobs it has not started. */
 const BATCH_SLICE_MS = 1
+/** ms per job under which the pool's jobs count as quick, and the default `prefetch` makes room for batches. */
+const QUICK_JOB_MS = 0.25
 
 let poolCount = 0
 
@@ -80,7 +84,10 @@ let poolCount = 0
 export class ThreadPool {
   /** Jobs the pool runs at once: maxThreads × concurrentTasksPerThread. */
   readonly capacity: number
-  /** Jobs the pool holds beyond `capacity`, waiting for a thread (the broker hands it `capacity + prefetch`). */
+  /**
+   * Jobs the pool holds beyond `capacity`, waiting for a thread (the broker hands it `capacity + prefetch`);
+   * by default at most this many, and `maxThreads` while its jobs are not quick.
+   */
   readonly prefetch: number
   /** Jobs handed to a thread at once at most. */
   readonly batch: number
@@ -108,6 +115,13 @@ export class ThreadPool {
     this.#flushQueued = false
     this.#post()
   }
+  /** The default prefetch: adapts to the jobs' length (see ThreadPoolOptions.prefetch); else fixed. */
+  readonly #adaptive: boolean
+  /** Jobs the pool is handed at once while its jobs are not quick (adaptive only). */
+  readonly #slowHold: number
+  #quick = false
+  /** Sets the broker's slot group's limit (from the first worker that registered a handler of the pool). */
+  #setLimit: ((limit: number) => void) | null = null
   /** The engine of the broker this pool serves (set by the first registration of one of its handlers). */
   #engine: object | null = null
   #nextId = 1
@@ -125,6 +139,8 @@ export class ThreadPool {
     this.batch = positiveInt('batch', options.batch, 8)
     if (this.batch > MAX_BATCH) throw new InvalidArgumentError('batch', `an integer from 1 to ${MAX_BATCH}`, this.batch)
     this.prefetch = nonNegativeInt('prefetch', options.prefetch, Math.min(MAX_PREFETCH, this.capacity * (this.batch - 1) + maxThreads))
+    this.#adaptive = options.prefetch === undefined
+    this.#slowHold = this.capacity + Math.min(maxThreads, this.prefetch)
     if (this.prefetch > MAX_PREFETCH) throw new InvalidArgumentError('prefetch', `an integer from 0 to ${MAX_PREFETCH}`, this.prefetch)
     this.#progress = new Int32Array(new SharedArrayBuffer(this.capacity * Int32Array.BYTES_PER_ELEMENT))
     this.#freeCells = Array.from({ length: this.capacity }, (_, i) => i)
@@ -178,6 +194,11 @@ export class ThreadPool {
       bind: (engine) => {
         this.#engine ??= engine
         if (this.#engine !== engine) throw new InvalidArgumentError('handler', 'a handler of a ThreadPool that serves no other broker', 'a handler of a pool serving another broker')
+      },
+      attach: (setLimit) => {
+        if (!this.#adaptive || this.#setLimit !== null) return
+        this.#setLimit = setLimit
+        setLimit(this.#hold())
       },
     }
   }
@@ -307,6 +328,7 @@ export class ThreadPool {
       ;(task as Promise<BatchAnswer>).then(
         (answer) => {
           this.#handBack(batch.answered(answer))
+          this.#adapt(answer)
           // the results the thread posted before this answer are mostly still in the channel's queue, and
           // the broker hands over a job for each as it arrives: post after them, so that those jobs join the
           // next batch instead of waiting for another
@@ -340,6 +362,19 @@ export class ThreadPool {
       this.#head = 0
     }
     this.#queued += runs.length
+  }
+
+  /** Adaptive prefetch: room for batches while the jobs are quick (ms per job in the batch's thread), else one per thread. */
+  #adapt(answer: BatchAnswer): void {
+    const quick = answer[2] / (answer[0] + 1) < QUICK_JOB_MS
+    if (quick === this.#quick || this.#setLimit === null) return
+    this.#quick = quick
+    this.#setLimit(this.#hold())
+  }
+
+  /** Jobs the broker may hand the pool at once now. */
+  #hold(): number {
+    return this.#quick ? this.capacity + this.prefetch : this.#slowHold
   }
 
   #freed(cell: number): void {
