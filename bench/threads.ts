@@ -49,7 +49,7 @@ const prefetchArg = (): string[] => [...(prefetch === undefined ? [] : [`--prefe
 /** How gearbox's pool is configured, as the figures' footnote says it. */
 const poolConfig = (threads: number): string => {
   const pool = new ThreadPool({ maxThreads: threads, prefetch, batch })
-  const text = `gearbox batch ${pool.batch}${batch === undefined ? ' (default)' : ''}, prefetch ${pool.prefetch}${prefetch === undefined ? ' (default)' : ''}`
+  const text = `gearbox batch ${pool.batch}${batch === undefined ? ' (default)' : ''}, prefetch ${prefetch === undefined ? `adaptive up to ${pool.prefetch} (default)` : pool.prefetch}`
   void pool.close()
   return text
 }
