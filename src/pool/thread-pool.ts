@@ -318,6 +318,7 @@ export class ThreadPool {
         if (!run.settled) runs.push(run)
       }
       this.#queued -= runs.length
+      if (runs.length === 0) break
       // one free at least: at most `capacity` batches are in flight
       const cell = this.#freeCells.pop() as number
       Atomics.store(this.#progress, cell, 0)
