@@ -10,7 +10,7 @@
  *    pure computation (no allocation): what two threads can give on this machine at all. One child process
  *    per round (a warm-up pass, then the round); every result checked against the child's first inline run.
  *
- *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N] [--prefetch=N]
+ *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N] [--prefetch=N] [--batch=N]
  */
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
@@ -42,9 +42,17 @@ const SPIN_ITERATIONS = 20_000_000
 const WAYS = ['inline', 'gearbox', 'bare', 'tinypool'] as const
 type Way = (typeof WAYS)[number]
 
-/** gearbox's ThreadPool `prefetch` (`--prefetch=N`); undefined: the pool's default (one job per thread). */
+/** gearbox's ThreadPool `prefetch` and `batch` (`--prefetch=N`, `--batch=N`); undefined: the pool's defaults. */
 let prefetch: number | undefined
-const prefetchArg = (): string[] => (prefetch === undefined ? [] : [`--prefetch=${prefetch}`])
+let batch: number | undefined
+const prefetchArg = (): string[] => [...(prefetch === undefined ? [] : [`--prefetch=${prefetch}`]), ...(batch === undefined ? [] : [`--batch=${batch}`])]
+/** How gearbox's pool is configured, as the figures' footnote says it. */
+const poolConfig = (threads: number): string => {
+  const pool = new ThreadPool({ maxThreads: threads, prefetch, batch })
+  const text = `gearbox batch ${pool.batch}${batch === undefined ? ' (default)' : ''}, prefetch ${prefetch === undefined ? `adaptive up to ${pool.prefetch} (default)` : pool.prefetch}`
+  void pool.close()
+  return text
+}
 
 const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).href
 
@@ -92,7 +100,7 @@ function drive(total: number, submit: (payload: Buffer) => PromiseLike<Uint8Arra
 /** Child side of threads-echo: a fresh pool, warm-up, one timed round, then check the pool ended empty. */
 const echoRound: Record<EchoName, (jobs: number, threads: number) => Promise<EchoRound>> = {
   async gearbox(jobs, maxThreads) {
-    const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch })
+    const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch, batch })
     const broker = new Broker()
     broker.worker().register('echo', threads.handler(fixture('echo.js'), { export: 'handler' }))
     const client = broker.client()
@@ -142,7 +150,7 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
     `threads-echo     gearbox ${siSpread(g, ' jobs/s')} ${p50(p50s.gearbox)}   tinypool ${siSpread(t)} ${p50(p50s.tinypool)}   ` +
       `ratio gearbox/tinypool ${(g.median / t.median).toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})   goal ≥ 0.95`,
     `threads-echo cpu gearbox ${cpu('gearbox')}   tinypool ${cpu('tinypool')}`,
-    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
+    `(node ${process.version}, ${threads} threads, ${poolConfig(threads)}, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
       `${WINDOW} in flight, one child process per round, median [min–max]; CPU: main thread (Linux schedstat) and whole process (cpuUsage) per job; ` +
       `every result verified; load average before ${load})`,
   ]
@@ -172,7 +180,7 @@ async function speedupChild(round: number, maxThreads: number): Promise<{ resize
   const { makeTestImages } = await import('../examples/resize/images.js')
   const { makeThumbnails, packThumbnails } = await import('../examples/resize/resize.js')
   const { spin } = await import('./fixtures/spin.js')
-  const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch })
+  const threads = new ThreadPool({ maxThreads, minThreads: maxThreads, prefetch, batch })
   const broker = new Broker()
   const worker = broker.worker()
   worker.register('resize', threads.handler(new URL('../examples/resize/resize-handler.js', import.meta.url)))
@@ -276,7 +284,7 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   return [
     ...lines('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
     ...lines('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
-    `(node ${process.version}, ${threads} threads, gearbox prefetch ${prefetch ?? threads}, ${rounds} rounds of inline then the threaded ways, one child process per round, after one warm-up pass of each; ` +
+    `(node ${process.version}, ${threads} threads, ${poolConfig(threads)}, ${rounds} rounds of inline then the threaded ways, one child process per round, after one warm-up pass of each; ` +
       `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round, gearbox with the example's handler ` +
       `(5 status updates per job) and without updates (tinypool's function); ` +
       `spin: ${SPIN_JOBS} × ${SPIN_ITERATIONS / 1e6}M loop iterations per round; threaded rounds submit all jobs at once; ` +
@@ -321,6 +329,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       jobs: { type: 'string', default: '20000' },
       threads: { type: 'string', default: String(availableParallelism()) },
       prefetch: { type: 'string' },
+      batch: { type: 'string' },
       child: { type: 'string' },
     },
   })
@@ -336,6 +345,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (values.prefetch !== undefined) {
     prefetch = Number(values.prefetch)
     check(Number.isSafeInteger(prefetch) && prefetch >= 0, `--prefetch=${values.prefetch}`)
+  }
+  if (values.batch !== undefined) {
+    batch = Number(values.batch)
+    check(Number.isSafeInteger(batch) && batch >= 1, `--batch=${values.batch}`)
   }
   const child = values.child
   if (child === 'speedup') {

@@ -12,9 +12,12 @@ export const kThreaded = Symbol('gearbox.threaded')
 export interface ThreadedTraits {
   /** Identity of the shared capacity (one per pool). */
   readonly key: object
+  /** Jobs the pool may be handed at once, at most. */
   readonly capacity: number
   /** Called by a worker registering the handler with its broker's engine: throws if the pool serves another. */
   readonly bind: (engine: object) => void
+  /** Then called with a way to change how many jobs the pool is handed at once (up to `capacity`). */
+  readonly attach: (setLimit: (limit: number) => void) => void
 }
 
 /**

@@ -78,9 +78,9 @@ test('prefetched jobs cancelled before they start never run; their clients get t
   assert.equal(threads.running, 0)
 })
 
-test('a cancelled job keeps its pool slot until its thread skips it, however long it waits', limits, async (t) => {
+test('a cancelled job waiting in the pool frees its slot at once; one waiting in a thread\'s batch keeps it until the thread skips it', limits, async (t) => {
   // no grace period and no terminate timeout: the run's deadlines pass at once while the job still waits
-  const { threads, broker } = setup(t, { maxThreads: 1, prefetch: 1, gracePeriod: 0, terminateTimeout: 0 })
+  const { threads, broker } = setup(t, { maxThreads: 1, prefetch: 2, gracePeriod: 0, terminateTimeout: 0 })
   broker.worker().register('block', threads.handler(fixture('blocking')))
   const client = broker.client()
   const first = new Gate()
@@ -88,26 +88,33 @@ test('a cancelled job keeps its pool slot until its thread skips it, however lon
   const last = new Gate()
   last.open()
 
+  // submitted together: one batch, whose second job waits behind the blocked first one
   const blocker = client.submit('block', first.payload)
+  const inBatch = client.submit('block', never.payload)
   await first.whenEntered()
-  const victim = client.submit('block', never.payload)
+  // the thread is busy: this one waits in the pool's queue
+  const queued = client.submit('block', never.payload)
   await dispatched()
-  assert.equal(threads.running, 2)
-  const handle = victim.handle
-  assert.ok(handle !== undefined)
-  assert.equal(await broker.admin.cancelJob(handle), true)
-  await assert.rejects(victim, JobCancelledError)
+  assert.equal(threads.running, 3)
+
+  for (const request of [queued, inBatch]) {
+    const handle = request.handle
+    assert.ok(handle !== undefined)
+    assert.equal(await broker.admin.cancelJob(handle), true)
+    await assert.rejects(request, JobCancelledError)
+  }
   await sleep(300)
-  // still held by the pool (waiting in its queue), so the broker hands it nothing more
+  // the queued one left at once; the one in the batch is still held (its thread has not reached it), so the
+  // broker hands the pool one job more, not two
   assert.equal(threads.running, 2)
-  const after = client.submit('block', last.payload)
+  const after = [client.submit('block', last.payload), client.submit('block', last.payload)]
   await dispatched()
-  assert.equal(threads.running, 2)
+  assert.equal(threads.running, 3)
   assert.equal((await broker.admin.status()).find((s) => s.name === 'block')?.queued, 1)
 
   first.open()
   assert.equal((await blocker).toString('utf8'), 'released: attempt 1, entry 1')
-  assert.equal((await after).toString('utf8'), 'released: attempt 1, entry 1')
+  assert.deepEqual((await Promise.all(after)).map((r) => r.toString('utf8')), ['released: attempt 1, entry 1', 'released: attempt 1, entry 2'])
   assert.equal(never.entered, 0)
   await broker.idle()
   assert.equal(threads.running, 0)
@@ -176,6 +183,8 @@ test('a thread that dies is replaced at once while jobs wait in the pool, even a
   await gate.whenEntered()
   // the uncaught exception kills the second thread; the echo job waits in the pool's queue meanwhile
   const crashy = broker.client({ encoder: 'json' }).submit('crashy', { crashes: 1 })
+  // on its own: a job in the dying thread's batch would be lost with it (test/threaded-batch.test.ts)
+  await dispatched()
   const waiting = client.submit('echo', 'gnitiaw')
   await assert.rejects(crashy, (err: unknown) => err instanceof GearboxError && err.code === 'GEARBOX_WORKER_LOST')
   // the first thread is still blocked: the echo job ran on a replacement of the dead one

@@ -57,9 +57,8 @@ test('jobs waiting for a one-thread pool without prefetch run high, normal, low,
 })
 
 test('a pool runs at most maxThreads jobs at once and holds `prefetch` more, shared by its functions on every worker', limits, async (t) => {
-  const { threads, broker } = setup(t, { maxThreads: 2 })
+  const { threads, broker } = setup(t, { maxThreads: 2, prefetch: 2 })
   assert.equal(threads.capacity, 2)
-  assert.equal(threads.prefetch, 2, 'the default prefetch is one job per thread')
   broker.worker({ id: 'w1' }).register('a', threads.handler(fixture('blocking')))
   broker.worker({ id: 'w2' }).register('b', threads.handler(fixture('blocking')))
   const client = broker.client()

@@ -362,6 +362,12 @@ export class Engine {
     return group
   }
 
+  /** Changes what a slot group may run at once (a thread pool adapting to its jobs); a rise hands out more now. */
+  setGroupLimit(group: SlotGroup, limit: number): void {
+    group.limit = limit
+    this.#fillGroup(group)
+  }
+
   /** Pull: the next job for `worker` (GRAB_JOB), or undefined (NO_JOB). */
   grab(worker: WorkerRecord): Job | undefined {
     worker.sleeping = false

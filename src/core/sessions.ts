@@ -86,7 +86,8 @@ export class Registration {
  * priority order.
  */
 export class SlotGroup {
-  readonly limit: number
+  /** Jobs the group's registrations may run at once; its owner may change it (Engine.setGroupLimit). */
+  limit: number
   active = 0
   readonly registrations: Registration[] = []
 

@@ -74,6 +74,11 @@ export class LocalWorker<TPayload, TResult> implements WorkerApi<TPayload, TResu
     if (this.#closing.started) throw new InvalidArgumentError('worker', 'an open worker', 'a closed worker')
     threaded?.bind(this.#engine)
     const group = threaded === undefined ? null : this.#engine.slotGroup(threaded.key, threaded.capacity)
+    if (threaded !== undefined && group !== null) {
+      threaded.attach((limit) => {
+        this.#engine.setGroupLimit(group, limit)
+      })
+    }
     // a threaded handler encodes inside its thread: bytes pass through here untouched
     const encoder = threaded === undefined ? this.#encoder : (rawEncoder as Encoder<unknown, unknown>)
     const entry: Entry = { handler: handler as AnyHandler, freeSlots: [], encoder }

@@ -1,6 +1,7 @@
 import type { JobContext } from '../api.js'
 import { GearboxError, HandlerModuleError, JobFailedError, WorkerLostError } from '../errors.js'
 import { ABORT_CODES, type AbortMessage, type ThreadAnswer, type ThreadOutcome, type UpdateMessage } from './messages.js'
+import type { HandlerSpec } from './batch.js'
 import { kOnAbort, type OnAbortHook } from '../symbols.js'
 
 /** What a task run needs from its pool. */
@@ -14,26 +15,26 @@ export interface PoolSide {
   markAborted(id: number, code: number): void
   /** Terminates the thread running task `id` (tinypool then fails the task and replaces the thread). */
   kill(id: number, reason: Error): boolean
-  /** A thread died (or was terminated) under this run. */
-  threadLost(): void
-  /** Whether the pool has a thread that will reach a task still waiting in its queue. */
+  /** Whether the pool has a thread that will reach a task still waiting in its batch. */
   hasThreads(): boolean
 }
 
-/** ms between looks for the thread of an aborted task that had not started when its grace period ended. */
+const NOT_ABORTED = Symbol('not aborted')
+
+/** ms between looks for the thread of an aborted task that had not started (in its batch) when its grace period ended. */
 const RECHECK_MS = 50
 
 /**
- * One job attempt on the pool, from the main thread's side: forwards the thread's updates to the job,
- * settles once the outcome and every update it counts have arrived, and escalates a fired signal from a
- * cooperative abort to terminating the thread after the grace period. Its promise always settles, even if
- * a thread never terminates.
+ * One job attempt on the pool, from the main thread's side: waits in the pool's queue, then runs in a batch
+ * (see Batch); forwards the thread's updates to the job, settles once the outcome and every update it counts
+ * have arrived, and escalates a fired signal from a cooperative abort to terminating the thread after the
+ * grace period. Its promise always settles, even if a thread never terminates.
  */
 export class TaskRun {
-  readonly #id: number
-  readonly #job: JobContext<Buffer, Uint8Array>
+  readonly id: number
+  readonly job: JobContext<Buffer, Uint8Array>
+  readonly spec: HandlerSpec
   readonly #pool: PoolSide
-  readonly #module: string
   readonly #resolve: (data: Uint8Array) => void
   readonly #reject: (err: unknown) => void
   /** The job's listener slot (kOnAbort), called with the job as `this`; null: the job's signal is watched. */
@@ -43,18 +44,22 @@ export class TaskRun {
   #outcome: ThreadOutcome | null = null
   #timer: NodeJS.Timeout | null = null
   #settled = false
+  /** Posted to a thread in a batch (until then it waits in the pool's queue, and an abort settles it at once). */
+  posted = false
+  /** The reason of the abort, once the job's signal fired. */
+  #abortReason: unknown = NOT_ABORTED
 
   constructor(
     id: number,
     job: JobContext<Buffer, Uint8Array>,
-    module: string,
+    spec: HandlerSpec,
     pool: PoolSide,
     resolve: (data: Uint8Array) => void,
     reject: (err: unknown) => void,
   ) {
-    this.#id = id
-    this.#job = job
-    this.#module = module
+    this.id = id
+    this.job = job
+    this.spec = spec
     this.#pool = pool
     this.#resolve = resolve
     this.#reject = reject
@@ -67,20 +72,38 @@ export class TaskRun {
 
   /** The job's signal fired (jobs without a listener slot): the run is its own listener, so no closure is made. */
   handleEvent(): void {
-    this.#onAbort(this.#job.signal.reason)
+    this.#onAbort(this.job.signal.reason)
   }
 
-  /** tinypool's answer: the outcome, or a rejection when the thread died or was terminated. */
-  readonly onOutcome = (answer: ThreadAnswer): void => {
+  get settled(): boolean {
+    return this.#settled
+  }
+
+  /** The thread's answer for this attempt. */
+  onAnswer(answer: ThreadAnswer): void {
     // bare bytes: completed without updates
     if (answer instanceof Uint8Array || this.#received >= answer.updates) this.#settle(answer, null)
     else this.#outcome = answer // the rest of its updates are on their way
   }
 
-  readonly onDeath = (cause: unknown): void => {
-    const message = this.#killed ? 'thread terminated after the grace period' : 'thread died while running the job'
+  /**
+   * The thread handed this attempt back unstarted: true if it goes back to the pool's queue, false if it was
+   * aborted meanwhile (it is over: settled as lost).
+   */
+  handedBack(): boolean {
+    if (this.#settled) return false
+    if (this.#abortReason !== NOT_ABORTED) {
+      this.#settleUnstarted(this.#abortReason)
+      return false
+    }
+    this.posted = false
+    return true
+  }
+
+  /** The thread running this attempt's batch died or was terminated before answering for it. */
+  onDeath(cause: unknown): void {
+    const message = this.#killed ? 'thread terminated after the grace period' : 'thread died while running the job or its batch'
     this.#settle(null, new WorkerLostError(message, 0, { cause }))
-    this.#pool.threadLost()
   }
 
   /** The pool closed and gave up on the threads it could not stop: no answer will come for this run. */
@@ -90,7 +113,7 @@ export class TaskRun {
 
   /** An update the thread posted; updates arrive in the order they were sent. */
   onUpdate(message: UpdateMessage): void {
-    const job = this.#job
+    const job = this.job
     switch (message.type) {
       case 'data':
         job.sendData(message.data)
@@ -111,11 +134,17 @@ export class TaskRun {
   abortInThread(reason: unknown): void {
     const code = reason instanceof GearboxError ? reason.code : 'GEARBOX_JOB_CANCELLED'
     const message = reason instanceof Error ? reason.message : 'job aborted'
-    this.#pool.markAborted(this.#id, Math.max(0, (ABORT_CODES as readonly string[]).indexOf(code)))
-    this.#pool.postDown({ type: 'abort', id: this.#id, code, message })
+    this.#pool.markAborted(this.id, Math.max(0, (ABORT_CODES as readonly string[]).indexOf(code)))
+    this.#pool.postDown({ type: 'abort', id: this.id, code, message })
   }
 
   readonly #onAbort = (reason: unknown): void => {
+    this.#abortReason = reason
+    if (!this.posted) {
+      // still in the pool's queue: it will never reach a thread
+      this.#settleUnstarted(reason)
+      return
+    }
     this.abortInThread(reason)
     // tier two: terminate the thread if the handler has not returned after the grace period
     this.#timer = setTimeout(() => {
@@ -123,10 +152,15 @@ export class TaskRun {
     }, this.#pool.gracePeriod)
   }
 
+  #settleUnstarted(reason: unknown): void {
+    const code = reason instanceof GearboxError ? reason.code : 'GEARBOX_JOB_CANCELLED'
+    this.#settle(null, new WorkerLostError(`job aborted (${code}) before it started`))
+  }
+
   #terminate(): void {
-    this.#killed = this.#pool.kill(this.#id, new WorkerLostError('handler ignored its signal for the grace period'))
+    this.#killed = this.#pool.kill(this.id, new WorkerLostError('handler ignored its signal for the grace period'))
     if (!this.#killed && this.#pool.hasThreads()) {
-      // not started yet (waiting in the pool's queue): a thread will skip it, and its answer settles the run.
+      // not started yet (waiting in its batch): its thread will skip it or hand it back, which settles the run.
       // Until then the run keeps its slot, or the broker would hand the pool more than capacity + prefetch.
       // Look again later, in case a thread started it just before the abort was recorded.
       this.#timer = setTimeout(() => {
@@ -143,10 +177,10 @@ export class TaskRun {
   #settle(outcome: ThreadAnswer | null, error: unknown): void {
     if (this.#settled) return
     this.#settled = true
-    if (this.#hook !== null) this.#hook.call(this.#job, null)
-    else this.#job.signal.removeEventListener('abort', this)
+    if (this.#hook !== null) this.#hook.call(this.job, null)
+    else this.job.signal.removeEventListener('abort', this)
     if (this.#timer !== null) clearTimeout(this.#timer)
-    this.#pool.track(this.#id, null)
+    this.#pool.track(this.id, null)
     if (outcome === null) {
       this.#reject(error)
       return
@@ -167,7 +201,7 @@ export class TaskRun {
         break
       case 'exception':
         this.#reject(
-          outcome.code === 'GEARBOX_HANDLER_MODULE' ? new HandlerModuleError(this.#module, outcome.message) : new ThreadError(outcome.message, outcome.code),
+          outcome.code === 'GEARBOX_HANDLER_MODULE' ? new HandlerModuleError(this.spec.module, outcome.message) : new ThreadError(outcome.message, outcome.code),
         )
         break
     }

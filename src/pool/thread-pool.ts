@@ -7,7 +7,8 @@ import Tinypool from 'tinypool'
 import type { Handler, JobContext } from '../api.js'
 import { BrokerClosedError, InvalidArgumentError, JobFailedError } from '../errors.js'
 import { kThreaded, type ThreadedTraits } from '../symbols.js'
-import { type BuiltinEncoderName, exactBytes, type ThreadAnswer, type ThreadTask, TRANSFER_MIN_BYTES, type UpdateMessage, type WakeTask } from './messages.js'
+import { Batch, type HandlerSpec } from './batch.js'
+import type { BatchAnswer, BuiltinEncoderName, ResultMessage, UpdateMessage } from './messages.js'
 import { type PoolSide, TaskRun } from './task-run.js'
 import { abortRingSize, ThreadSlots } from './thread-slots.js'
 
@@ -16,15 +17,27 @@ export interface ThreadPoolOptions {
   maxThreads?: number | undefined
   /** Threads kept alive when idle. Default: tinypool's (half the cores, at least 1). */
   minThreads?: number | undefined
-  /** Jobs one thread runs at once (for handlers that await I/O). Default 1. */
+  /** Jobs (batches, see `batch`) one thread runs at once (for handlers that await I/O). Default 1. */
   concurrentTasksPerThread?: number | undefined
   /**
-   * Jobs the pool takes beyond `capacity`, waiting in arrival order inside the pool so that a thread that
-   * finishes a job starts the next one at once, without a round trip through the broker. A job of higher
-   * priority submitted later may start after at most this many jobs handed over before it, and a job's
-   * timeout counts its wait here (a job with a timeout shorter than the run time of the job ahead of it may
-   * time out on every attempt without running: use 0 for such functions). Default: `maxThreads` (one waiting
-   * job per thread); 0 hands the pool only what it can start; at most 4096. The bound holds per broker: one
+   * Jobs a thread may be handed at once, as one batch (one tinypool task), so that tinypool's cost per task
+   * is paid once per batch. A batch is never larger than a fair share of the waiting jobs for each free
+   * thread, so a lone job goes alone. The thread posts each job's result before it starts the next; once a
+   * batch has run for 1 ms it hands back the jobs it has not started, so long jobs spread over the threads.
+   * A thread that dies loses the job it was running and the rest of its batch (retried per `jobRetries`).
+   * Default 8; 1 hands every job over alone; at most 256.
+   */
+  batch?: number | undefined
+  /**
+   * Jobs the pool takes beyond `capacity`, waiting in arrival order inside the pool (in its queue, or in a
+   * thread's batch) so that threads find work, and batches can form, without a round trip through the
+   * broker. A job of higher priority submitted later may start after at most `capacity + prefetch - 1` jobs
+   * handed over before it, and a job's timeout counts its wait here (a job with a timeout shorter than the
+   * run time of the jobs ahead of it may time out on every attempt without running: use `prefetch: 0` and
+   * `batch: 1` for such functions). Default: adaptive, `maxThreads` (one job waiting per thread) while the
+   * pool's jobs take 0.25 ms or more each, as CPU-heavy jobs do, and `capacity × (batch - 1) + maxThreads`
+   * (room for a full batch per thread) while they are quicker, which is when batches pay; the pool starts
+   * with the former. 0 hands the pool only what it can start; at most 4096. The bound holds per broker: one
    * pool serves one broker.
    */
   prefetch?: number | undefined
@@ -47,12 +60,15 @@ export interface ThreadHandlerOptions {
 
 const debug = debuglog('gearbox')
 
-/** More jobs waiting inside the pool buys nothing: one per thread already keeps every thread busy. */
+/** More jobs waiting inside the pool buys nothing: a batch per thread already keeps every thread busy. */
 const MAX_PREFETCH = 4096
+const MAX_BATCH = 256
+/** ms a batch runs before its thread hands back the jobs it has not started. */
+const BATCH_SLICE_MS = 1
+/** ms per job under which the pool's jobs count as quick, and the default `prefetch` makes room for batches. */
+const QUICK_JOB_MS = 0.25
 
 let poolCount = 0
-
-const WAKE: WakeTask = { wake: true }
 
 /**
  * A tinypool of worker threads for CPU-heavy handlers. `pool.handler(moduleUrl)` gives an ordinary handler
@@ -68,8 +84,13 @@ const WAKE: WakeTask = { wake: true }
 export class ThreadPool {
   /** Jobs the pool runs at once: maxThreads × concurrentTasksPerThread. */
   readonly capacity: number
-  /** Jobs the pool holds beyond `capacity`, waiting for a thread (the broker hands it `capacity + prefetch`). */
+  /**
+   * Jobs the pool holds beyond `capacity`, waiting for a thread (the broker hands it `capacity + prefetch`);
+   * by default at most this many, and `maxThreads` while its jobs are not quick.
+   */
   readonly prefetch: number
+  /** Jobs handed to a thread at once at most. */
+  readonly batch: number
   readonly #pool: Tinypool
   readonly #up: BroadcastChannel
   readonly #down: BroadcastChannel
@@ -77,7 +98,30 @@ export class ThreadPool {
   readonly #traits: ThreadedTraits
   readonly #side: PoolSide
   readonly #slots: ThreadSlots
-  readonly #maxThreads: number
+  /** Runs not yet posted, in arrival order (handed-back ones first), from `#head` on; settled ones are skipped. */
+  #queue: TaskRun[] = []
+  #head = 0
+  /** Live runs in `#queue`. */
+  #queued = 0
+  /** Batches posted and not answered (at most `capacity`: tinypool's own queue stays empty). */
+  #busy = 0
+  /** See ThreadData.progress; a cell per batch in flight, the free ones in `#freeCells`. */
+  readonly #progress: Int32Array
+  readonly #freeCells: number[]
+  #flushQueued = false
+  /** Set when the pool stops posting (closing, after the drain). */
+  #stopped = false
+  readonly #flush = (): void => {
+    this.#flushQueued = false
+    this.#post()
+  }
+  /** The default prefetch: adapts to the jobs' length (see ThreadPoolOptions.prefetch); else fixed. */
+  readonly #adaptive: boolean
+  /** Jobs the pool is handed at once while its jobs are not quick (adaptive only). */
+  readonly #slowHold: number
+  #quick = false
+  /** Sets the broker's slot group's limit (from the first worker that registered a handler of the pool). */
+  #setLimit: ((limit: number) => void) | null = null
   /** The engine of the broker this pool serves (set by the first registration of one of its handlers). */
   #engine: object | null = null
   #nextId = 1
@@ -91,10 +135,15 @@ export class ThreadPool {
     const gracePeriod = nonNegativeInt('gracePeriod', options.gracePeriod, 1000)
     const terminateTimeout = nonNegativeInt('terminateTimeout', options.terminateTimeout, 5000)
     const idleTimeout = options.idleTimeout === undefined ? undefined : nonNegativeInt('idleTimeout', options.idleTimeout, 0)
-    this.#maxThreads = maxThreads
     this.capacity = maxThreads * perThread
-    this.prefetch = nonNegativeInt('prefetch', options.prefetch, maxThreads)
+    this.batch = positiveInt('batch', options.batch, 8)
+    if (this.batch > MAX_BATCH) throw new InvalidArgumentError('batch', `an integer from 1 to ${MAX_BATCH}`, this.batch)
+    this.prefetch = nonNegativeInt('prefetch', options.prefetch, Math.min(MAX_PREFETCH, this.capacity * (this.batch - 1) + maxThreads))
+    this.#adaptive = options.prefetch === undefined
+    this.#slowHold = this.capacity + Math.min(maxThreads, this.prefetch)
     if (this.prefetch > MAX_PREFETCH) throw new InvalidArgumentError('prefetch', `an integer from 0 to ${MAX_PREFETCH}`, this.prefetch)
+    this.#progress = new Int32Array(new SharedArrayBuffer(this.capacity * Int32Array.BYTES_PER_ELEMENT))
+    this.#freeCells = Array.from({ length: this.capacity }, (_, i) => i)
     const ring = abortRingSize(this.capacity + this.prefetch)
     this.#slots = ThreadSlots.create(maxThreads, perThread, ring)
     const channel = `gearbox:pool:${process.pid}:${++poolCount}:${Math.random().toString(36).slice(2)}`
@@ -103,8 +152,9 @@ export class ThreadPool {
     this.#up.unref()
     this.#down.unref()
     this.#up.onmessage = (event: unknown) => {
-      const message = (event as { data: UpdateMessage }).data
-      this.#tasks.get(message.id)?.onUpdate(message)
+      const message = (event as { data: UpdateMessage | ResultMessage }).data
+      if (isResult(message)) this.#tasks.get(message[0])?.onAnswer(message[1])
+      else this.#tasks.get(message.id)?.onUpdate(message)
     }
     this.#side = {
       gracePeriod,
@@ -120,9 +170,6 @@ export class ThreadPool {
       },
       kill: (id, reason) => this.#kill(id, reason),
       hasThreads: () => this.#pool.threads.length > 0,
-      threadLost: () => {
-        this.#replaceLost()
-      },
     }
     this.#pool = new Tinypool({
       filename: new URL('./thread-entry.js', import.meta.url).href,
@@ -133,7 +180,7 @@ export class ThreadPool {
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       // no terminateTimeout: tinypool would reject a hung termination where nothing catches it (an unhandled
       // rejection); gearbox gives up on a thread after terminateTimeout itself (TaskRun, close)
-      workerData: { channel, slots: this.#slots.buffer, perThread, ring },
+      workerData: { channel, slots: this.#slots.buffer, perThread, ring, slice: BATCH_SLICE_MS, progress: this.#progress.buffer },
     })
     // tinypool reports a thread that fails with no task on it (e.g. while starting) as an 'error' event:
     // the jobs it would have run are not lost (they fail or wait in the broker), so it must not crash the app
@@ -148,10 +195,15 @@ export class ThreadPool {
         this.#engine ??= engine
         if (this.#engine !== engine) throw new InvalidArgumentError('handler', 'a handler of a ThreadPool that serves no other broker', 'a handler of a pool serving another broker')
       },
+      attach: (setLimit) => {
+        if (!this.#adaptive || this.#setLimit !== null) return
+        this.#setLimit = setLimit
+        setLimit(this.#hold())
+      },
     }
   }
 
-  /** Jobs the pool holds now: running on its threads, or (at most `prefetch`) waiting for one. */
+  /** Jobs the pool holds now: running on its threads, or waiting for one. */
   get running(): number {
     return this.#tasks.size
   }
@@ -168,7 +220,8 @@ export class ThreadPool {
     if (encoder !== 'raw' && encoder !== 'utf8' && encoder !== 'json') {
       throw new InvalidArgumentError('encoder', "'raw', 'utf8' or 'json' (the thread encodes)", encoder)
     }
-    const run = (job: JobContext<Buffer, Uint8Array>): Promise<Uint8Array> => this.#run(job, href, exportName, encoder)
+    const spec: HandlerSpec = { module: href, exportName, encoder, batch: null, index: 0 }
+    const run = (job: JobContext<Buffer, Uint8Array>): Promise<Uint8Array> => this.#run(job, spec)
     return Object.assign(run, { [kThreaded]: this.#traits })
   }
 
@@ -179,6 +232,8 @@ export class ThreadPool {
       this.#tasks.set(id, run)
       return
     }
+    // a run settled while queued (aborted before it was posted) leaves a tombstone there
+    if (this.#tasks.get(id)?.posted === false) this.#queued--
     this.#tasks.delete(id)
     if (this.#tasks.size === 0) {
       this.#up.unref()
@@ -198,18 +253,6 @@ export class ThreadPool {
     if (thread === undefined) return false
     thread.emit('error', reason)
     return true
-  }
-
-  /**
-   * After a thread died: tinypool replaces it only up to `minThreads`, and otherwise starts a thread only on
-   * its next run(). With jobs waiting in its queue and the broker holding the rest back (the pool is full),
-   * that run would not come until a busy thread finished: post a task that runs nothing, so it starts one.
-   */
-  #replaceLost(): void {
-    if (this.#closing !== null || this.#pool.queueSize === 0 || this.#pool.threads.length >= this.#maxThreads) return
-    this.#pool.run(WAKE).catch((err: unknown) => {
-      debug('wake task failed: %o', err)
-    })
   }
 
   /**
@@ -235,6 +278,7 @@ export class ThreadPool {
       })
       this.#drained = null
     }
+    this.#stopped = true
     for (const run of this.#tasks.values()) run.abortInThread(new BrokerClosedError('thread pool closed'))
     await withDeadline(this.#pool.destroy(), this.#side.terminateTimeout)
     // a thread that could not be terminated in time answers nothing: its runs settle now, not never
@@ -243,38 +287,106 @@ export class ThreadPool {
     this.#down.close()
   }
 
-  #run(job: JobContext<Buffer, Uint8Array>, module: string, exportName: string, encoder: BuiltinEncoderName): Promise<Uint8Array> {
+  #run(job: JobContext<Buffer, Uint8Array>, spec: HandlerSpec): Promise<Uint8Array> {
     if (this.#closing !== null) return Promise.reject(new JobFailedError('thread pool is closed'))
     const id = this.#nextId
     // ids live in an Int32Array cell (0 = empty): wrap before 2^31
     this.#nextId = id === 0x7fffffff ? 1 : id + 1
-    // read before the run exists: an abort from here on concerns this task and is after this count
-    const aborts = this.#slots.aborts
     return new Promise<Uint8Array>((resolve, reject) => {
-      const run = new TaskRun(id, job, module, this.#side, resolve, reject)
-      const data = job.data
-      // a large payload is moved, not cloned; never the job's own bytes (it keeps them for retries): a copy
-      let payload = exactBytes(data)
-      const move = !(data.buffer instanceof SharedArrayBuffer) && data.byteLength >= TRANSFER_MIN_BYTES
-      if (move && payload === data) payload = new Uint8Array(data)
-      const task: ThreadTask = {
-        id,
-        module,
-        exportName,
-        encoder,
-        handle: job.handle,
-        name: job.name,
-        unique: job.unique,
-        attempt: job.attempt,
-        aborts,
-        data: payload,
+      this.#queue.push(new TaskRun(id, job, spec, this.#side, resolve, reject))
+      this.#queued++
+      // the broker hands jobs over one by one, often several in one go: post them together, a microtask later
+      if (!this.#flushQueued && this.#busy < this.capacity) {
+        this.#flushQueued = true
+        queueMicrotask(this.#flush)
       }
-      // no per-task AbortSignal: tinypool places a task that has one only on a thread with nothing running,
-      // which costs a third of the throughput; a stuck thread is found through ThreadSlots instead
-      const running = move ? this.#pool.run(task, { transferList: [payload.buffer as ArrayBuffer] }) : this.#pool.run(task)
-      ;(running as Promise<ThreadAnswer>).then(run.onOutcome, run.onDeath)
     })
   }
+
+  /**
+   * Posts the queued runs as batches while a thread is free: no more per batch than `batch`, nor than a fair
+   * share of them for each free thread. tinypool's own queue stays empty, so a thread that dies frees its
+   * place here and the next batch posted makes tinypool start a new thread.
+   */
+  #post(): void {
+    const queue = this.#queue
+    while (this.#busy < this.capacity && this.#queued > 0 && !this.#stopped) {
+      const size = Math.min(this.batch, Math.ceil(this.#queued / (this.capacity - this.#busy)))
+      const runs: TaskRun[] = []
+      while (runs.length < size && this.#head < queue.length) {
+        const run = queue[this.#head++] as TaskRun
+        if (!run.settled) runs.push(run)
+      }
+      this.#queued -= runs.length
+      if (runs.length === 0) break
+      // one free at least: at most `capacity` batches are in flight
+      const cell = this.#freeCells.pop() as number
+      Atomics.store(this.#progress, cell, 0)
+      // read before posting: an abort from here on concerns these runs and is after this count
+      const batch = new Batch(runs, this.#slots.aborts, cell)
+      this.#busy++
+      const task = batch.transfer === null ? this.#pool.run(batch.task) : this.#pool.run(batch.task, { transferList: batch.transfer })
+      ;(task as Promise<BatchAnswer>).then(
+        (answer) => {
+          this.#handBack(batch.answered(answer))
+          this.#adapt(answer)
+          // the results the thread posted before this answer are mostly still in the channel's queue, and
+          // the broker hands over a job for each as it arrives: post after them, so that those jobs join the
+          // next batch instead of waiting for another
+          setImmediate(() => {
+            this.#freed(cell)
+          })
+        },
+        (cause: unknown) => {
+          // results the thread posted before it died may still be on their way (a channel does not keep
+          // order with tinypool's port): the progress cell says up to which job
+          batch.died(cause, Atomics.load(this.#progress, cell), this.#side.terminateTimeout)
+          this.#freed(cell)
+        },
+      )
+    }
+    if (this.#head === queue.length) {
+      queue.length = 0
+      this.#head = 0
+    }
+  }
+
+  /** Runs a thread handed back unstarted go to the front of the queue, in their order. */
+  #handBack(runs: TaskRun[]): void {
+    if (runs.length === 0) return
+    const queue = this.#queue
+    if (this.#head >= runs.length) {
+      this.#head -= runs.length
+      for (let k = 0; k < runs.length; k++) queue[this.#head + k] = runs[k] as TaskRun
+    } else {
+      this.#queue = runs.concat(queue.slice(this.#head))
+      this.#head = 0
+    }
+    this.#queued += runs.length
+  }
+
+  /** Adaptive prefetch: room for batches while the jobs are quick (ms per job in the batch's thread), else one per thread. */
+  #adapt(answer: BatchAnswer): void {
+    const quick = answer[2] / (answer[0] + 1) < QUICK_JOB_MS
+    if (quick === this.#quick || this.#setLimit === null) return
+    this.#quick = quick
+    this.#setLimit(this.#hold())
+  }
+
+  /** Jobs the broker may hand the pool at once now. */
+  #hold(): number {
+    return this.#quick ? this.capacity + this.prefetch : this.#slowHold
+  }
+
+  #freed(cell: number): void {
+    this.#freeCells.push(cell)
+    this.#busy--
+    this.#post()
+  }
+}
+
+function isResult(message: UpdateMessage | ResultMessage): message is ResultMessage {
+  return Array.isArray(message)
 }
 
 function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {

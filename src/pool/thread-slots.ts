@@ -8,7 +8,7 @@ const MIN_ABORT_RING = 256
  *   signal. Per tinypool worker id w (1..maxThreads): `[threadId, task, task, …]`, one task cell per
  *   concurrent task; 0 means empty, so task ids start at 1;
  * - a ring of recent aborts `[taskId, code]` and the count of aborts ever written, which a thread checks
- *   before it starts a task: a task aborted while it waited (in the pool's queue, or for its thread to boot)
+ *   before it starts a task: a task aborted while it waited (in its batch, or for its thread to boot)
  *   is skipped, never run.
  */
 export class ThreadSlots {
