@@ -72,19 +72,29 @@ export class Batch {
   }
 
   /**
-   * The thread died or was terminated: every run of the batch that has no answer yet is lost, but those up
-   * to the one with id `posted` (the last result the thread posted, from the progress memory), whose results
-   * are on their way: they get `wait` ms to arrive.
+   * The thread died or was terminated. Its jobs run one after the other, so the runs up to the one with id
+   * `posted` (the last result the thread posted, from the progress memory) have finished, and their results
+   * are on their way: they get `wait` ms to arrive. The run after it was running: it is lost. Those after
+   * that never started: they are returned (those not aborted meanwhile), in order, to go back to the pool's
+   * queue without losing an attempt.
    */
-  died(cause: unknown, posted: number, wait: number): void {
+  died(cause: unknown, posted: number, wait: number): TaskRun[] {
     const runs = this.runs
     let last = -1
     for (let i = 0; i < runs.length; i++) if ((runs[i] as TaskRun).id === posted) last = i
-    for (let i = last + 1; i < runs.length; i++) (runs[i] as TaskRun).onDeath(cause)
-    if (runs.slice(0, last + 1).every((run) => run.settled)) return
-    // unref'd: while those runs wait, the pool's channel keeps the process alive
-    setTimeout(() => {
-      for (let i = 0; i <= last; i++) (runs[i] as TaskRun).onDeath(cause)
-    }, wait).unref()
+    const running = runs[last + 1]
+    if (running !== undefined) running.onDeath(cause)
+    const back: TaskRun[] = []
+    for (let i = last + 2; i < runs.length; i++) {
+      const run = runs[i] as TaskRun
+      if (run.handedBack()) back.push(run)
+    }
+    if (!runs.slice(0, last + 1).every((run) => run.settled)) {
+      // unref'd: while those runs wait, the pool's channel keeps the process alive
+      setTimeout(() => {
+        for (let i = 0; i <= last; i++) (runs[i] as TaskRun).onDeath(cause)
+      }, wait).unref()
+    }
+    return back
   }
 }

@@ -339,8 +339,9 @@ export class ThreadPool {
         },
         (cause: unknown) => {
           // results the thread posted before it died may still be on their way (a channel does not keep
-          // order with tinypool's port): the progress cell says up to which job
-          batch.died(cause, Atomics.load(this.#progress, cell), this.#side.terminateTimeout)
+          // order with tinypool's port): the progress cell says up to which job; those it never started go
+          // back to the queue
+          this.#handBack(batch.died(cause, Atomics.load(this.#progress, cell), this.#side.terminateTimeout))
           this.#freed(cell)
         },
       )
