@@ -163,6 +163,35 @@ test('large payloads and results of jobs handed over together all arrive intact 
   assert.equal(threads.running, 0)
 })
 
+test('once the jobs are known to be slow, each goes to a thread alone: a job never waits in a busy thread\'s batch while another thread is free', limits, async (t) => {
+  const { threads, broker } = setup(t, { maxThreads: 2, minThreads: 2 })
+  broker.worker().register('block', threads.handler(fixture('blocking')))
+  const client = broker.client()
+  // one job held at its gate far longer than a quick job takes: the pool now knows its jobs are slow
+  const first = new Gate()
+  const warm = client.submit('block', first.payload)
+  await first.whenEntered()
+  await sleep(20)
+  first.open()
+  await warm
+
+  const gates = [new Gate(), new Gate(), new Gate()]
+  const requests = gates.map((g) => client.submit('block', g.payload))
+  const enteredBoth = Promise.all([gates[0]?.whenEntered(), gates[1]?.whenEntered()]).then(() => true)
+  // had the first two gone to one thread as a batch, the second would wait behind the first, blocked
+  assert.equal(await Promise.race([enteredBoth, sleep(10_000, false)]), true)
+  assert.equal(gates[2]?.entered, 0)
+  gates[0]?.open()
+  // the third goes to the thread the first one freed, while the second still blocks the other
+  await gates[2]?.whenEntered()
+  gates[1]?.open()
+  gates[2]?.open()
+  assert.deepEqual(
+    (await Promise.all(requests)).map((r) => r.toString('utf8')),
+    ['released: attempt 1, entry 1', 'released: attempt 1, entry 1', 'released: attempt 1, entry 1'],
+  )
+})
+
 test('the default prefetch adapts: room for batches while jobs are quick, one job per thread while they are slow; a later high job overtakes all but those', limits, async (t) => {
   const { threads, broker } = setup(t, { maxThreads: 1 })
   assert.deepEqual({ capacity: threads.capacity, batch: threads.batch, prefetch: threads.prefetch }, { capacity: 1, batch: 8, prefetch: 8 })

@@ -109,17 +109,24 @@ export class ThreadPool {
   readonly #progress: Int32Array
   readonly #freeCells: number[]
   #flushQueued = false
+  /** A post waits for the next event-loop turn (after an answer): the microtask flush leaves it to that. */
+  #postDeferred = false
   /** Set when the pool stops posting (closing, after the drain). */
   #stopped = false
   readonly #flush = (): void => {
     this.#flushQueued = false
+    if (!this.#postDeferred) this.#post()
+  }
+  readonly #deferredPost = (): void => {
+    this.#postDeferred = false
     this.#post()
   }
   /** The default prefetch: adapts to the jobs' length (see ThreadPoolOptions.prefetch); else fixed. */
   readonly #adaptive: boolean
   /** Jobs the pool is handed at once while its jobs are not quick (adaptive only). */
   readonly #slowHold: number
-  #quick = false
+  /** Whether the pool's jobs are quick, from the last answer; null before the first. */
+  #quick: boolean | null = null
   /** Sets the broker's slot group's limit (from the first worker that registered a handler of the pool). */
   #setLimit: ((limit: number) => void) | null = null
   /** The engine of the broker this pool serves (set by the first registration of one of its handlers). */
@@ -304,14 +311,16 @@ export class ThreadPool {
   }
 
   /**
-   * Posts the queued runs as batches while a thread is free: no more per batch than `batch`, nor than a fair
-   * share of them for each free thread. tinypool's own queue stays empty, so a thread that dies frees its
-   * place here and the next batch posted makes tinypool start a new thread.
+   * Posts the queued runs as batches while a thread is free: unless the jobs are known to be slow, no more
+   * per batch than `batch`, nor than a fair share of them for each free thread; else one job per task (a
+   * batch buys nothing then, and its jobs could wait behind one thread's job while another thread is free).
+   * tinypool's own queue stays empty, so a thread that dies frees its place here and the next batch posted
+   * makes tinypool start a new thread.
    */
   #post(): void {
     const queue = this.#queue
     while (this.#busy < this.capacity && this.#queued > 0 && !this.#stopped) {
-      const size = Math.min(this.batch, Math.ceil(this.#queued / (this.capacity - this.#busy)))
+      const size = this.#quick !== false ? Math.min(this.batch, Math.ceil(this.#queued / (this.capacity - this.#busy))) : 1
       const runs: TaskRun[] = []
       while (runs.length < size && this.#head < queue.length) {
         const run = queue[this.#head++] as TaskRun
@@ -330,12 +339,16 @@ export class ThreadPool {
         (answer) => {
           this.#handBack(batch.answered(answer))
           this.#adapt(answer)
-          // the results the thread posted before this answer are mostly still in the channel's queue, and
-          // the broker hands over a job for each as it arrives: post after them, so that those jobs join the
-          // next batch instead of waiting for another
-          setImmediate(() => {
-            this.#freed(cell)
-          })
+          // the thread is free now (counting it busy any longer would make the next post see one free
+          // thread too few, and pack every queued job onto this one). But the results it posted before this
+          // answer are mostly still in the channel's queue, and the broker hands over a job for each as it
+          // arrives: post a turn later, after them, so that those jobs join the next batch
+          this.#freeCells.push(cell)
+          this.#busy--
+          if (!this.#postDeferred) {
+            this.#postDeferred = true
+            setImmediate(this.#deferredPost)
+          }
         },
         (cause: unknown) => {
           // results the thread posted before it died may still be on their way (a channel does not keep
@@ -366,17 +379,20 @@ export class ThreadPool {
     this.#queued += runs.length
   }
 
-  /** Adaptive prefetch: room for batches while the jobs are quick (ms per job in the batch's thread), else one per thread. */
+  /**
+   * Whether the jobs are quick (ms per job in the batch's thread): batches are posted unless they are not, and
+   * the default prefetch makes room for them only once they are (else one job per thread).
+   */
   #adapt(answer: BatchAnswer): void {
     const quick = answer[2] / (answer[0] + 1) < QUICK_JOB_MS
-    if (quick === this.#quick || this.#setLimit === null) return
+    if (quick === this.#quick) return
     this.#quick = quick
-    this.#setLimit(this.#hold())
+    this.#setLimit?.(this.#hold())
   }
 
   /** Jobs the broker may hand the pool at once now. */
   #hold(): number {
-    return this.#quick ? this.capacity + this.prefetch : this.#slowHold
+    return this.#quick === true ? this.capacity + this.prefetch : this.#slowHold
   }
 
   #freed(cell: number): void {
