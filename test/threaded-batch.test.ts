@@ -175,17 +175,17 @@ test('once the jobs are known to be slow, each goes to a thread alone: a job nev
   first.open()
   await warm
 
-  const gates = [new Gate(), new Gate(), new Gate()]
-  const requests = gates.map((g) => client.submit('block', g.payload))
-  const enteredBoth = Promise.all([gates[0]?.whenEntered(), gates[1]?.whenEntered()]).then(() => true)
+  const [a, b, c] = [new Gate(), new Gate(), new Gate()]
+  const requests = [a, b, c].map((g) => client.submit('block', g.payload))
+  const enteredBoth = Promise.all([a.whenEntered(), b.whenEntered()]).then(() => true)
   // had the first two gone to one thread as a batch, the second would wait behind the first, blocked
   assert.equal(await Promise.race([enteredBoth, sleep(10_000, false)]), true)
-  assert.equal(gates[2]?.entered, 0)
-  gates[0]?.open()
+  assert.equal(c.entered, 0)
+  a.open()
   // the third goes to the thread the first one freed, while the second still blocks the other
-  await gates[2]?.whenEntered()
-  gates[1]?.open()
-  gates[2]?.open()
+  await c.whenEntered()
+  b.open()
+  c.open()
   assert.deepEqual(
     (await Promise.all(requests)).map((r) => r.toString('utf8')),
     ['released: attempt 1, entry 1', 'released: attempt 1, entry 1', 'released: attempt 1, entry 1'],

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { setImmediate } from 'node:timers/promises'
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises'
 import { BrokerClosedError } from '../src/index.js'
 import { Gate } from './fixtures/gate.js'
 import { track } from './helpers.js'
@@ -138,4 +138,29 @@ test('a job whose thread cannot be terminated still settles when the pool closes
   assert.equal(outcome.settled, true)
   await assert.rejects(request)
   assert.equal(threads.running, 0)
+})
+
+test('a pool that closes settles the jobs still waiting in its queue at once, without waiting for its threads to end', limits, async (t) => {
+  const path = fifo(t)
+  const { threads, broker } = setup(t, { terminateTimeout: 2000 })
+  const worker = broker.worker()
+  worker.register('stuck', threads.handler(fixture('stuck'), { export: 'inSyscall', encoder: 'json' }))
+  worker.register('block', threads.handler(fixture('blocking')))
+  const stuck = broker.client({ encoder: 'json' }).submit('stuck', { stuck: 1, fifo: path })
+  for await (const update of stuck.updates()) if (update.type === 'data') break
+  // the only thread is taken: this one waits in the pool's own queue
+  const request = broker.client().submit('block', new Gate().payload)
+  const queued = track(request)
+  await setImmediate()
+  assert.equal(threads.running, 2)
+
+  const pool = threads.close({ timeout: 50 })
+  const closing = track(pool)
+  await sleep(500)
+  // the pool still waits (up to terminateTimeout) for the thread stuck in open(2); the queued job does not
+  assert.equal(closing.settled, false)
+  assert.equal(queued.settled, true)
+  await assert.rejects(request)
+  await pool
+  await assert.rejects(stuck)
 })

@@ -9,7 +9,8 @@ import type { Socket } from 'node:net'
  * sets up — which needs Node internals: the socket's `_handle` and its `useUserBuffer()`, and the socket's
  * own `kBuffer` / `kBufferCb` slots (found by their symbol descriptions). All three are checked first;
  * without any of them the socket's `'data'` events are used, as before. 'end', 'error' and 'close' are
- * emitted as usual either way.
+ * emitted as usual either way. The caller must copy whatever it keeps past its callback (the server's
+ * connection does; the remote client and worker keep views of their chunks, so they do not use this).
  */
 
 /** 64 KiB, as Node's own read size: one read never yields more. Made at the first accepted socket. */

@@ -15,7 +15,7 @@ export interface HandlerSpec {
  * Job attempts posted to a thread as one tinypool task, from the main thread's side: builds the task and
  * hands the last job the thread ran its answer (the answers of the jobs before it reach their runs through
  * the pool's channel); runs the thread handed back unstarted go back to the pool's queue; a thread that dies
- * loses every run of the batch that has no answer yet.
+ * loses the run it was running, and those it never started go back to the pool's queue.
  */
 export class Batch {
   readonly runs: readonly TaskRun[]

@@ -106,9 +106,9 @@ export class TaskRun {
     this.#settle(null, new WorkerLostError(message, 0, { cause }))
   }
 
-  /** The pool closed and gave up on the threads it could not stop: no answer will come for this run. */
+  /** The pool closed: it gave up on the threads it could not stop, or the run was never posted. No answer will come for it. */
   onClosed(): void {
-    this.#settle(null, new WorkerLostError('thread pool closed before the job\'s thread ended'))
+    this.#settle(null, new WorkerLostError(this.posted ? 'thread pool closed before the job\'s thread ended' : 'thread pool closed before a thread took the job'))
   }
 
   /** An update the thread posted; updates arrive in the order they were sent. */

@@ -22,9 +22,11 @@ export interface ThreadPoolOptions {
   /**
    * Jobs a thread may be handed at once, as one batch (one tinypool task), so that tinypool's cost per task
    * is paid once per batch. A batch is never larger than a fair share of the waiting jobs for each free
-   * thread, so a lone job goes alone. The thread posts each job's result before it starts the next; once a
-   * batch has run for 1 ms it hands back the jobs it has not started, so long jobs spread over the threads.
-   * A thread that dies loses the job it was running and the rest of its batch (retried per `jobRetries`).
+   * thread, so a lone job goes alone, and once the jobs are known to take 0.25 ms or more each, each goes
+   * alone. The thread posts each job's result before it starts the next; once a batch has run for 1 ms it
+   * hands back the jobs it has not started when its current job ends (a job behind an unexpectedly long one
+   * in a batch waits for it, even if another thread is free). A thread that dies loses the job it was
+   * running (retried per `jobRetries`); those of its batch it never started go back to the pool's queue.
    * Default 8; 1 hands every job over alone; at most 256.
    */
   batch?: number | undefined
@@ -286,7 +288,11 @@ export class ThreadPool {
       this.#drained = null
     }
     this.#stopped = true
-    for (const run of this.#tasks.values()) run.abortInThread(new BrokerClosedError('thread pool closed'))
+    // runs never posted settle now (no thread will take them); posted ones are told to stop
+    for (const run of [...this.#tasks.values()]) {
+      if (run.posted) run.abortInThread(new BrokerClosedError('thread pool closed'))
+      else run.onClosed()
+    }
     await withDeadline(this.#pool.destroy(), this.#side.terminateTimeout)
     // a thread that could not be terminated in time answers nothing: its runs settle now, not never
     for (const run of [...this.#tasks.values()]) run.onClosed()
@@ -343,8 +349,7 @@ export class ThreadPool {
           // thread too few, and pack every queued job onto this one). But the results it posted before this
           // answer are mostly still in the channel's queue, and the broker hands over a job for each as it
           // arrives: post a turn later, after them, so that those jobs join the next batch
-          this.#freeCells.push(cell)
-          this.#busy--
+          this.#release(cell)
           if (!this.#postDeferred) {
             this.#postDeferred = true
             setImmediate(this.#deferredPost)
@@ -355,7 +360,8 @@ export class ThreadPool {
           // order with tinypool's port): the progress cell says up to which job; those it never started go
           // back to the queue
           this.#handBack(batch.died(cause, Atomics.load(this.#progress, cell), this.#side.terminateTimeout))
-          this.#freed(cell)
+          this.#release(cell)
+          this.#post()
         },
       )
     }
@@ -395,10 +401,9 @@ export class ThreadPool {
     return this.#quick === true ? this.capacity + this.prefetch : this.#slowHold
   }
 
-  #freed(cell: number): void {
+  #release(cell: number): void {
     this.#freeCells.push(cell)
     this.#busy--
-    this.#post()
   }
 }
 

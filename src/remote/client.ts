@@ -83,7 +83,8 @@ class ClientLink extends ServerLink {
   unanswered = 0
 
   /**
-   * Ends a handle's entry. Every MAP_RENEWAL removals the table moves to a new Map. A Map whose entries come
+   * Ends a handle's entry. Every MAP_RENEWAL removals (or as many as the table holds, if more: the copy then
+   * costs O(1) per removal) the table moves to a new Map. A Map whose entries come
    * and go replaces its hash table every few dozen removals, and V8 leaves each old table pointing to the new
    * one (for iterators), entries and all; once one of them is in old space (a full GC promotes the live one),
    * that chain keeps every later table alive across scavenges, with the requests, promises and result views
@@ -91,8 +92,12 @@ class ClientLink extends ServerLink {
    * kept per scavenge instead of ~150 KB, and a mark-compact every few scavenges. A new Map ends the chain.
    */
   untrack(handle: string): void {
-    this.jobs.delete(handle)
-    if (++this.#removals % MAP_RENEWAL === 0) this.jobs = new Map(this.jobs)
+    const jobs = this.jobs
+    jobs.delete(handle)
+    if (++this.#removals >= MAP_RENEWAL && this.#removals >= jobs.size) {
+      this.#removals = 0
+      this.jobs = new Map(jobs)
+    }
   }
 }
 

@@ -137,7 +137,7 @@ class FunctionLink extends ServerLink {
     this.#connection?.write(GRAB)
     this.#timerResets++
     if (this.#grabs === 1) {
-      this.#owedSince = Date.now()
+      this.#owedSince = performance.now()
       this.#watch()
     }
   }
@@ -155,7 +155,7 @@ class FunctionLink extends ServerLink {
     const connection = this.#connection
     if (this.#grabs === 0 || connection === null) return
     const timeout = this.#f.worker.settings.connection.replyTimeout
-    const silent = Date.now() - this.#owedSince
+    const silent = performance.now() - this.#owedSince
     if (silent < timeout) this.#watchdog = setTimeout(this.#onStall, timeout - silent).unref()
     else connection.destroy(new ConnectionLostError(this.address.key, `no answer to a grab within ${timeout} ms`))
   }
@@ -212,14 +212,14 @@ class FunctionLink extends ServerLink {
         this.#grabs--
         f.grabs--
         this.#dry = true
-        this.#owedSince = Date.now()
+        this.#owedSince = performance.now()
         this.#sleepIfDry(connection)
         f.fill()
         return
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
-        this.#owedSince = Date.now()
+        this.#owedSince = performance.now()
         // an earlier grab may have come back NO_JOB: with this, the last answer is in, and the link sleeps
         this.#sleepIfDry(connection)
         // this connection is registered for this function alone: its name need not be decoded

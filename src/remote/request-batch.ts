@@ -9,7 +9,8 @@ const EMPTY = Buffer.alloc(0)
 /**
  * The requests one connection queues in one turn, encoded straight into one buffer (no Buffer per packet,
  * no copy into a batch afterwards) and taken out as one chunk to write. A buffer is never written over:
- * a taken chunk may still wait in the socket, so a full buffer is replaced by a fresh one.
+ * a taken chunk may still wait in the socket, so a full buffer is replaced by a fresh one, and what it holds
+ * is kept aside as it is (a turn that queues more than a buffer holds is joined once, when it is taken).
  */
 export class RequestBatch {
   #buf: Buffer = EMPTY
@@ -17,6 +18,8 @@ export class RequestBatch {
   #start = 0
   /** First free byte. */
   #end = 0
+  /** Untaken bytes of buffers filled this turn, in order, before [#start, #end). */
+  #full: Buffer[] = []
 
   /** Appends an encoded packet (or admin text). */
   bytes(bytes: Uint8Array): void {
@@ -32,11 +35,15 @@ export class RequestBatch {
     this.#end = writeTrusted(this.#buf, at, 'REQ', type, args, size)
   }
 
-  /** What was queued since the last take, as one view; null if nothing was. */
+  /** What was queued since the last take, as one chunk; null if nothing was. */
   take(): Buffer | null {
-    if (this.#end === this.#start) return null
-    const chunk = this.#buf.subarray(this.#start, this.#end)
+    if (this.#end === this.#start && this.#full.length === 0) return null
+    let chunk = this.#buf.subarray(this.#start, this.#end)
     this.#start = this.#end
+    if (this.#full.length > 0) {
+      chunk = Buffer.concat([...this.#full, chunk])
+      this.#full = []
+    }
     // a buffer made for one big packet is not kept past its write
     if (this.#buf.length > BATCH_BYTES) this.#drop()
     return chunk
@@ -48,6 +55,7 @@ export class RequestBatch {
   }
 
   #drop(): void {
+    this.#full = []
     this.#buf = EMPTY
     this.#start = 0
     this.#end = 0
@@ -57,12 +65,10 @@ export class RequestBatch {
   #reserve(n: number): number {
     const end = this.#end
     if (end + n <= this.#buf.length) return end
-    const pending = end - this.#start
-    const next = Buffer.allocUnsafe(Math.max(BATCH_BYTES, pending + n))
-    this.#buf.copy(next, 0, this.#start, end)
-    this.#buf = next
+    if (end > this.#start) this.#full.push(this.#buf.subarray(this.#start, end))
+    this.#buf = Buffer.allocUnsafe(Math.max(BATCH_BYTES, n))
     this.#start = 0
-    this.#end = pending
-    return pending
+    this.#end = 0
+    return 0
   }
 }

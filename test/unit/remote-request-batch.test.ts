@@ -76,3 +76,15 @@ test('clear() drops what was not taken', () => {
   batch.packet(PACKET.CAN_DO, ['g'])
   assert.deepEqual(batch.take(), encodePacket('REQ', PACKET.CAN_DO, ['g']))
 })
+
+test('a turn that queues far more than one buffer holds is taken whole, in order', () => {
+  const batch = new RequestBatch()
+  const expected: Buffer[] = []
+  for (let i = 0; i < 3000; i++) {
+    const data = Buffer.alloc(100 + (i % 50), i & 0xff)
+    batch.packet(PACKET.SUBMIT_JOB, ['f', String(i), data])
+    expected.push(encodePacket('REQ', PACKET.SUBMIT_JOB, ['f', String(i), data]))
+  }
+  assert.deepEqual(batch.take(), Buffer.concat(expected))
+  assert.equal(batch.take(), null)
+})
