@@ -12,7 +12,7 @@
  * for jobs/s). Every result is checked byte for byte.
  *
  *   npm run build && npx tsc -p tsconfig.json && node .build/bench/remote.js
- *   node .build/bench/remote.js [--rounds=5] [--jobs=50000] [--warmup=10000] [--clients=4] [--pipeline=32] [--workers=4] [--size=100] [--only=loadgen|gearbox]
+ *   node .build/bench/remote.js [--rounds=15] [--jobs=50000] [--warmup=10000] [--clients=4] [--pipeline=32] [--workers=4] [--size=100] [--only=loadgen|gearbox]
  */
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -202,7 +202,7 @@ async function main(cfg: Config): Promise<void> {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '15' },
       jobs: { type: 'string', default: '50000' },
       warmup: { type: 'string', default: '10000' },
       clients: { type: 'string', default: '4' },

@@ -15,7 +15,7 @@
  * phase that takes longer than --timeout fails the run (exit code 1).
  *
  *   npm run build && npx tsc -p tsconfig.json && node .build/bench/tcp.js
- *   node .build/bench/tcp.js [--rounds=5] [--jobs=100000] [--warmup=20000] [--bg-jobs=100000] [--clients=4]
+ *   node .build/bench/tcp.js [--rounds=9] [--jobs=100000] [--warmup=20000] [--bg-jobs=100000] [--clients=4]
  *     [--pipeline=32] [--workers=4] [--size=100] [--timeout=60] [--only=gearbox|gearmand] [--node-arg=--cpu-prof ...]
  */
 import { loadavg } from 'node:os'
@@ -277,7 +277,7 @@ async function main(cfg: Config): Promise<void> {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '9' },
       jobs: { type: 'string', default: '100000' },
       warmup: { type: 'string', default: '20000' },
       'bg-jobs': { type: 'string', default: '100000' },
