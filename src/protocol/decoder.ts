@@ -346,6 +346,17 @@ export class Decoder {
 
   #hold(part: Buffer): void {
     if (part.length === 0) return
+    if (this.#reusedInput && this.#state === PAYLOAD) {
+      // the packet's size is known: its pieces are copied once, straight into one buffer of that size
+      let whole = this.#parts[0]
+      if (whole === undefined) {
+        whole = Buffer.allocUnsafe(this.#size)
+        this.#parts.push(whole)
+      }
+      part.copy(whole, this.#partsLength)
+      this.#partsLength += part.length
+      return
+    }
     this.#parts.push(this.#reusedInput ? Buffer.from(part) : part)
     this.#partsLength += part.length
   }
