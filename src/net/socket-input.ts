@@ -16,6 +16,8 @@ import type { Socket } from 'node:net'
 /** 64 KiB, as Node's own read size: one read never yields more. Made at the first accepted socket. */
 const SHARED_BYTES = 64 * 1024
 let shared: Buffer | null = null
+/** The socket's `kBuffer` / `kBufferCb` slot keys, looked up at the first accepted socket (null: not found). */
+let slotKeys: { readonly kBuffer: symbol; readonly kBufferCb: symbol } | null | undefined
 
 interface Internals {
   _handle?: { useUserBuffer?: unknown } | null
@@ -29,14 +31,13 @@ interface Internals {
 export function readChunks(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
   const handle = (socket as unknown as Internals)._handle
   const slots = socket as unknown as Record<symbol, unknown>
-  const symbols = Object.getOwnPropertySymbols(socket)
-  const kBuffer = symbols.find((s) => s.description === 'kBuffer')
-  const kBufferCb = symbols.find((s) => s.description === 'kBufferCb')
+  slotKeys ??= findSlotKeys(socket)
   // both slots exist and are unset (null) on a socket made without `onread`
-  if (typeof handle?.useUserBuffer !== 'function' || kBuffer === undefined || kBufferCb === undefined || slots[kBuffer] !== null || slots[kBufferCb] !== null) {
+  if (typeof handle?.useUserBuffer !== 'function' || slotKeys === null || slots[slotKeys.kBuffer] !== null || slots[slotKeys.kBufferCb] !== null) {
     socket.on('data', onChunk)
     return false
   }
+  const { kBuffer, kBufferCb } = slotKeys
   shared ??= Buffer.allocUnsafeSlow(SHARED_BYTES)
   slots[kBuffer] = shared
   slots[kBufferCb] = (bytes: number, buffer: Buffer): void => {
@@ -44,4 +45,11 @@ export function readChunks(socket: Socket, onChunk: (chunk: Buffer) => void): bo
   }
   ;(handle.useUserBuffer as (buffer: Uint8Array) => void).call(handle, shared)
   return true
+}
+
+function findSlotKeys(socket: Socket): { readonly kBuffer: symbol; readonly kBufferCb: symbol } | null {
+  const symbols = Object.getOwnPropertySymbols(socket)
+  const kBuffer = symbols.find((s) => s.description === 'kBuffer')
+  const kBufferCb = symbols.find((s) => s.description === 'kBufferCb')
+  return kBuffer === undefined || kBufferCb === undefined ? null : { kBuffer, kBufferCb }
 }

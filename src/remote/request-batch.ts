@@ -41,7 +41,8 @@ export class RequestBatch {
     let chunk = this.#buf.subarray(this.#start, this.#end)
     this.#start = this.#end
     if (this.#full.length > 0) {
-      chunk = Buffer.concat([...this.#full, chunk])
+      this.#full.push(chunk)
+      chunk = Buffer.concat(this.#full)
       this.#full = []
     }
     // a buffer made for one big packet is not kept past its write
