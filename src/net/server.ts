@@ -75,6 +75,8 @@ export class GearmanServer {
   readonly #side: ServerSide
   /** Connections with replies to write at the end of this event-loop turn. */
   #writers: Connection[] = []
+  /** Chunks read by any connection since the last write pass. */
+  #inputsRead = 0
   #nextId = 1
   #closing: Promise<void> | null = null
 
@@ -100,6 +102,9 @@ export class GearmanServer {
       scheduleWrite: (connection) => {
         if (this.#writers.push(connection) === 1) setImmediate(this.#writeAll)
       },
+      inputRead: () => {
+        this.#inputsRead++
+      },
       admin: (line) => this.#admin(line),
       closed: (connection) => {
         this.#connections.delete(connection)
@@ -115,7 +120,16 @@ export class GearmanServer {
   readonly #writeAll = (): void => {
     const writers = this.#writers
     this.#writers = []
-    for (const connection of writers) connection.writeOut()
+    // input read since the last pass: more replies to the same peers are likely soon, and a peer's replies
+    // may wait a little to go out together (Connection.holdReplies); otherwise everything is written now
+    const busy = this.#inputsRead > 0
+    this.#inputsRead = 0
+    const now = busy ? performance.now() : 0
+    for (const connection of writers) {
+      if (busy && connection.holdReplies(now)) this.#writers.push(connection)
+      else connection.writeOut()
+    }
+    if (this.#writers.length > 0) setImmediate(this.#writeAll)
   }
 
   /** Open connections. */

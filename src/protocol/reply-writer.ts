@@ -42,6 +42,11 @@ export class ReplyWriter {
     return this.#end > this.#start || this.#chunks.length > 0
   }
 
+  /** Bytes in the current buffer not yet taken (large payloads kept as chunks count as a full buffer). */
+  get pendingBytes(): number {
+    return this.#chunks.length > 0 ? Infinity : this.#end - this.#start
+  }
+
   /** Appends bytes as they are (an encoded packet, an admin reply). */
   bytes(bytes: Uint8Array): void {
     if (bytes.byteLength >= LARGE_PAYLOAD) {
