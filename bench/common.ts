@@ -51,10 +51,10 @@ export function gc(): void {
  * Runs `node --expose-gc <script> ...args` and returns its stdout; rejects on a non-zero exit, or after
  * two minutes (a job that never completes would otherwise hang the run).
  */
-export function runNode(script: string, args: readonly string[]): Promise<string> {
+export function runNode(script: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
     const options = { maxBuffer: 1 << 20, timeout: 120_000 }
-    execFile(process.execPath, ['--expose-gc', script, ...args], options, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--expose-gc', ...nodeArgs, script, ...args], options, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`${script} ${args.join(' ')} failed: ${stderr || err.message}`))
       else resolve(stdout)
     })

@@ -11,6 +11,7 @@
  *    per round (a warm-up pass, then the round); every result checked against the child's first inline run.
  *
  *   node --expose-gc .build/bench/threads.js [--part=echo|resize] [--rounds=N] [--jobs=20000] [--threads=N] [--prefetch=N] [--batch=N]
+ *     [--node-arg=--single-threaded-gc ...]   (node flags for the child processes, which run every way)
  */
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
@@ -45,6 +46,11 @@ type Way = (typeof WAYS)[number]
 /** gearbox's ThreadPool `prefetch` and `batch` (`--prefetch=N`, `--batch=N`); undefined: the pool's defaults. */
 let prefetch: number | undefined
 let batch: number | undefined
+/** Node flags of every child process (`--node-arg=F`, repeatable): the same for the inline and the threaded ways. */
+let nodeArgs: readonly string[] = []
+/** After a line's name: the flags, when not node's defaults (figures with and without them sit side by side). */
+const flagsTag = (): string => (nodeArgs.length === 0 ? '' : ` [${nodeArgs.join(' ')}]`)
+const flagsNote = (): string => (nodeArgs.length === 0 ? '' : `node flags ${nodeArgs.join(' ')} (every way), `)
 const prefetchArg = (): string[] => [...(prefetch === undefined ? [] : [`--prefetch=${prefetch}`]), ...(batch === undefined ? [] : [`--batch=${batch}`])]
 /** How gearbox's pool is configured, as the figures' footnote says it. */
 const poolConfig = (threads: number): string => {
@@ -133,7 +139,7 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
   const totals: Record<EchoName, number[]> = { gearbox: [], tinypool: [] }
   for (let r = 0; r < rounds; r++) {
     for (const name of ECHO) {
-      const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`, ...prefetchArg()])) as EchoRound & { name: string }
+      const out = JSON.parse(await runNode(self, [`--child=${name}`, `--jobs=${jobs}`, `--threads=${threads}`, ...prefetchArg()], nodeArgs)) as EchoRound & { name: string }
       check(out.name === name, `child reported ${JSON.stringify(out)}`)
       rates[name].push((jobs / out.ms) * 1000)
       p50s[name].push(out.p50)
@@ -147,10 +153,10 @@ async function echoMain(rounds: number, jobs: number, threads: number): Promise<
   const p50 = (values: readonly number[]): string => `p50 ${fixed(spread(values), 1)} ms`
   const cpu = (name: EchoName): string => `main ${fixed(spread(mains[name]), 1)} µs/job, process ${fixed(spread(totals[name]), 0)}`
   return [
-    `threads-echo     gearbox ${siSpread(g, ' jobs/s')} ${p50(p50s.gearbox)}   tinypool ${siSpread(t)} ${p50(p50s.tinypool)}   ` +
+    `threads-echo${flagsTag()}     gearbox ${siSpread(g, ' jobs/s')} ${p50(p50s.gearbox)}   tinypool ${siSpread(t)} ${p50(p50s.tinypool)}   ` +
       `ratio gearbox/tinypool ${(g.median / t.median).toFixed(2)} (per round ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})   goal ≥ 0.95`,
-    `threads-echo cpu gearbox ${cpu('gearbox')}   tinypool ${cpu('tinypool')}`,
-    `(node ${process.version}, ${threads} threads, ${poolConfig(threads)}, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
+    `threads-echo${flagsTag()} cpu gearbox ${cpu('gearbox')}   tinypool ${cpu('tinypool')}`,
+    `(node ${process.version}, ${flagsNote()}${threads} threads, ${poolConfig(threads)}, ${rounds} interleaved rounds × ${jobs} ${PAYLOAD_BYTES}-byte echo jobs after ${WARMUP_JOBS} warm-up, ` +
       `${WINDOW} in flight, one child process per round, median [min–max]; CPU: main thread (Linux schedstat) and whole process (cpuUsage) per job; ` +
       `every result verified; load average before ${load})`,
   ]
@@ -252,7 +258,7 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
   // one child per round: a whole series in one process would outlast runNode's limit on a loaded machine
   const out: { resize: Times; spin: Times } = { resize: {}, spin: {} }
   for (let r = 0; r < rounds; r++) {
-    const round = JSON.parse(await runNode(self, ['--child=speedup', `--round=${r}`, `--threads=${threads}`, ...prefetchArg()])) as typeof out
+    const round = JSON.parse(await runNode(self, ['--child=speedup', `--round=${r}`, `--threads=${threads}`, ...prefetchArg()], nodeArgs)) as typeof out
     for (const part of ['resize', 'spin'] as const) {
       for (const way of WAYS) for (const t of round[part][way] ?? []) (out[part][way] ??= []).push(t)
     }
@@ -273,7 +279,7 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
     const bound = (way: Way): string =>
       `${label[way]} ${spread(of(way).map((r, i) => (inline[i]?.wall ?? NaN) / (r.cpu / threads))).median.toFixed(2)}×`
     return [
-      `${name.padEnd(17)}inline ${perJob('inline')}   ` +
+      `${name.padEnd(17)} inline ${perJob('inline')}   ` +
         threadedWays.map((way) => `${label[way]} ${perJob(way)} ${speedup(way)}`).join('   ') +
         `   gearbox/tinypool ${ratio.median.toFixed(2)}   ${goal}`,
       `${name} cpu   ms/job, whole process: ${['inline' as const, ...threadedWays].map(cpu).join(', ')}; ` +
@@ -282,9 +288,9 @@ async function speedupMain(rounds: number, threads: number): Promise<string[]> {
     ]
   }
   return [
-    ...lines('threads-resize', out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
-    ...lines('threads-spin', out.spin, SPIN_JOBS, '(control: pure computation)'),
-    `(node ${process.version}, ${threads} threads, ${poolConfig(threads)}, ${rounds} rounds of inline then the threaded ways, one child process per round, after one warm-up pass of each; ` +
+    ...lines(`threads-resize${flagsTag()}`, out.resize, RESIZE_IMAGES, `goal ≥ 1.85 (limit ${threads}.0)`),
+    ...lines(`threads-spin${flagsTag()}`, out.spin, SPIN_JOBS, '(control: pure computation)'),
+    `(node ${process.version}, ${flagsNote()}${threads} threads, ${poolConfig(threads)}, ${rounds} rounds of inline then the threaded ways, one child process per round, after one warm-up pass of each; ` +
       `resize: ${RESIZE_IMAGES} images ${RESIZE_WIDTH}×${RESIZE_HEIGHT} PNG → 3 JPEG thumbnails (examples/resize, jimp) per round, gearbox with the example's handler ` +
       `(5 status updates per job) and without updates (tinypool's function); ` +
       `spin: ${SPIN_JOBS} × ${SPIN_ITERATIONS / 1e6}M loop iterations per round; threaded rounds submit all jobs at once; ` +
@@ -331,6 +337,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       prefetch: { type: 'string' },
       batch: { type: 'string' },
       child: { type: 'string' },
+      'node-arg': { type: 'string', multiple: true, default: [] },
     },
   })
   const jobs = Number(values.jobs)
@@ -350,6 +357,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     batch = Number(values.batch)
     check(Number.isSafeInteger(batch) && batch >= 1, `--batch=${values.batch}`)
   }
+  nodeArgs = values['node-arg']
   const child = values.child
   if (child === 'speedup') {
     console.log(JSON.stringify(await speedupChild(Number(values.round ?? 0), threads)))

@@ -64,7 +64,8 @@ async function main(): Promise<void> {
   console.log(`   every thumbnail is byte-for-byte identical to the threaded run's`)
 
   const withWarmUp = (inline.ms + warmUpInline) / (threaded.ms + warmUpThreads)
-  console.log(`\nWall time for ${IMAGES} images: on ${threads.capacity} threads ${seconds(threaded.ms)}, inline ${seconds(inline.ms)}`)
+  const flags = process.execArgv.filter((arg) => arg.startsWith('--') && !arg.startsWith('--expose'))
+  console.log(`\nWall time for ${IMAGES} images: on ${threads.capacity} threads ${seconds(threaded.ms)}, inline ${seconds(inline.ms)}${flags.length === 0 ? '' : ` (node ${flags.join(' ')})`}`)
   console.log(`→ speedup ${(inline.ms / threaded.ms).toFixed(2)}×; ${withWarmUp.toFixed(2)}× counting the warm-ups (${seconds(warmUpThreads)} on threads, ${seconds(warmUpInline)} inline)`)
   console.log('Broker and thread pool closed.')
 }
