@@ -113,3 +113,29 @@ test('a connection dropped while its function is being unregistered does not reg
   await waitUntil(() => worker.running === 0, 'the job ends')
   assert.equal(fake.accepted, 1, 'no reconnection for an unregistered function')
 })
+
+test('a server that wakes the worker for work its grabs never find (NOOP, NO_JOB, …) is not answered in a tight loop', limits, async (t) => {
+  // gearmand does this while a future SUBMIT_JOB_EPOCH job heads a priority above a runnable job (GEARMAN.md §3.4)
+  let haveJob = false
+  const fake = await FakeGearman.start(t, (r) => {
+    if (r.type === PACKET.PRE_SLEEP) return res(PACKET.NOOP, [])
+    if (r.type !== PACKET.GRAB_JOB_UNIQ) return null
+    if (!haveJob) return res(PACKET.NO_JOB, [])
+    haveJob = false
+    return res(PACKET.JOB_ASSIGN_UNIQ, ['H:1', 'f', 'u', 'x'])
+  })
+  const remote = connect({ servers: [fake.address] })
+  t.after(() => remote.close())
+  const worker = remote.worker({ encoder: 'utf8' })
+  t.after(() => worker.close({ graceful: false }))
+  worker.register('f', (job) => job.payload)
+  await waitUntil(() => fake.count(PACKET.GRAB_JOB_UNIQ) > 0, 'the worker grabs')
+  await sleep(1_000)
+  // 4 at once, then PRE_SLEEP waits 1, 2, 4 … ms, at most 100: about 20 in the second; unchecked, thousands
+  const grabs = fake.count(PACKET.GRAB_JOB_UNIQ)
+  assert.ok(grabs <= 40, `${grabs} grabs in a second`)
+  assert.ok(grabs >= 8, `${grabs} grabs in a second: the worker should still ask now and then`)
+  // work that does come is still taken within the longest pause (and the pauses start over after it)
+  haveJob = true
+  await waitUntil(() => fake.count(PACKET.WORK_COMPLETE) === 1, 'the job is done', 1_000)
+})

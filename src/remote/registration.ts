@@ -16,6 +16,15 @@ const GRAB = encodePacket('REQ', PACKET.GRAB_JOB_UNIQ, [])
 const PRE_SLEEP = encodePacket('REQ', PACKET.PRE_SLEEP, [])
 /** ms a timed-out job's connection is kept before it is dropped so that the server requeues the job. */
 const TIMEOUT_GRACE = 1_000
+/**
+ * NO_JOB answers in a row (no job between them) after which PRE_SLEEP waits, and the longest wait (ms). A
+ * server may wake a worker (NOOP) for work that its grab then does not find: gearmand does so while a
+ * future SUBMIT_JOB_EPOCH job heads a priority above a runnable job (GEARMAN.md §3.4), and without a pause
+ * the worker and the server would ping-pong NOOP, GRAB, NO_JOB, PRE_SLEEP as fast as they can. The wait
+ * doubles from 1 ms per further NO_JOB; any job assigned ends it.
+ */
+const DRY_GRABS_BEFORE_PAUSE = 4
+const MAX_SLEEP_PAUSE = 100
 
 /** What a registration needs from its worker. */
 export interface WorkerHost {
@@ -96,6 +105,10 @@ class FunctionLink extends ServerLink {
   /** NO_JOB seen: no more grabs until NOOP. */
   #dry = false
   #asleep = false
+  /** NO_JOB answers since the last job assigned here. */
+  #dryGrabs = 0
+  /** A PRE_SLEEP put off (see DRY_GRABS_BEFORE_PAUSE). */
+  #sleepPause: NodeJS.Timeout | null = null
   #reconnect: NodeJS.Timeout | null = null
   /** GRAB and PRE_SLEEP packets this link sent: either one resets gearmand's job timer on its connection. */
   #timerResets = 0
@@ -125,6 +138,7 @@ class FunctionLink extends ServerLink {
     this.#connection = connection
     this.#dry = false
     this.#asleep = false
+    this.#dryGrabs = 0
     connection.write(encodePacket('REQ', PACKET.SET_CLIENT_ID, [f.worker.id]))
     connection.write(
       f.timeout > 0 ? encodePacket('REQ', PACKET.CAN_DO_TIMEOUT, [f.name, String(f.timeout)]) : encodePacket('REQ', PACKET.CAN_DO, [f.name]),
@@ -168,6 +182,7 @@ class FunctionLink extends ServerLink {
   stop(reason: GearboxError): void {
     this.#stopped = true
     this.#unwatch()
+    this.#unpause()
     if (this.#reconnect !== null) clearTimeout(this.#reconnect)
     this.#reconnect = null
     this.#connection?.destroy(reason)
@@ -189,6 +204,7 @@ class FunctionLink extends ServerLink {
       this.#f.grabs -= this.#grabs
       this.#grabs = 0
       this.#unwatch()
+      this.#unpause()
       // the server requeues what this connection held: the handlers' results have nowhere to go
       // a copy: the aborts run user code (signal listeners) while the list is walked
       for (const ctx of [...this.#running]) ctx.abort(error)
@@ -212,6 +228,7 @@ class FunctionLink extends ServerLink {
         this.#grabs--
         f.grabs--
         this.#dry = true
+        this.#dryGrabs++
         this.#owedSince = performance.now()
         this.#sleepIfDry(connection)
         f.fill()
@@ -219,6 +236,7 @@ class FunctionLink extends ServerLink {
       case PACKET.JOB_ASSIGN_UNIQ:
         this.#grabs--
         f.grabs--
+        this.#dryGrabs = 0
         this.#owedSince = performance.now()
         // an earlier grab may have come back NO_JOB: with this, the last answer is in, and the link sleeps
         this.#sleepIfDry(connection)
@@ -242,12 +260,28 @@ class FunctionLink extends ServerLink {
     }, TIMEOUT_GRACE).unref()
   }
 
-  /** After NO_JOB, once no grab is in flight: PRE_SLEEP, so the server wakes this link (NOOP) when work comes. */
-  #sleepIfDry(connection: RemoteConnection): void {
-    if (!this.#dry || this.#grabs !== 0 || this.#asleep) return
+  /**
+   * After NO_JOB, once no grab is in flight: PRE_SLEEP, so the server wakes this link (NOOP) when work comes;
+   * put off a little after several NO_JOB in a row (see DRY_GRABS_BEFORE_PAUSE).
+   */
+  #sleepIfDry(connection: RemoteConnection, paused = false): void {
+    if (!this.#dry || this.#grabs !== 0 || this.#asleep || this.#sleepPause !== null) return
+    const beyond = this.#dryGrabs - DRY_GRABS_BEFORE_PAUSE
+    if (beyond >= 0 && !paused) {
+      this.#sleepPause = setTimeout(() => {
+        this.#sleepPause = null
+        if (this.#connection === connection) this.#sleepIfDry(connection, true)
+      }, Math.min(2 ** Math.min(beyond, 16), MAX_SLEEP_PAUSE)).unref()
+      return
+    }
     this.#asleep = true
     connection.write(PRE_SLEEP)
     this.#timerResets++
+  }
+
+  #unpause(): void {
+    if (this.#sleepPause !== null) clearTimeout(this.#sleepPause)
+    this.#sleepPause = null
   }
 
   #run(connection: RemoteConnection, frame: Frame): void {
