@@ -26,6 +26,8 @@ options (gearmand's, where they make sense):
 gearbox's own:
       --max-packet-size N    largest packet payload accepted, bytes (default 67108864)
       --max-connections N    connections at once (default 10000)
+      --reply-hold MS        how long a client's replies may wait for more while input keeps coming,
+                             0 to 10 ms (default 0.2; 0: written at the end of every event-loop turn)
       --admin-shutdown       answer the text command 'shutdown [graceful]' (gearmand <= 1.1.14)
 
 signals: SIGTERM/SIGINT stop at once; SIGUSR1 (or 'shutdown graceful') stops accepting, serves the
@@ -55,6 +57,7 @@ export async function serve(argv: string[], out: (text: string) => void): Promis
       help: { type: 'boolean', short: 'h' },
       'max-packet-size': { type: 'string' },
       'max-connections': { type: 'string' },
+      'reply-hold': { type: 'string' },
       'admin-shutdown': { type: 'boolean' },
     },
   })
@@ -89,6 +92,7 @@ export async function serve(argv: string[], out: (text: string) => void): Promis
     backlog: optionalInteger('--backlog', values.backlog),
     maxPacketSize: optionalInteger('--max-packet-size', values['max-packet-size']),
     maxConnections: optionalInteger('--max-connections', values['max-connections']),
+    replyHold: values['reply-hold'] === undefined ? undefined : decimal('--reply-hold', values['reply-hold']),
     onShutdown: values['admin-shutdown'] === true ? (graceful) => { stop(graceful) } : undefined,
   })
   const { host, port } = await server.listen()
@@ -149,6 +153,11 @@ function integer(flag: string, text: string): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new TypeError(`${flag} takes a whole number, got "${text}"`)
   return n
+}
+
+function decimal(flag: string, text: string): number {
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new TypeError(`${flag} takes a number such as 0.2, got "${text}"`)
+  return Number(text)
 }
 
 function optionalInteger(flag: string, text: string | undefined): number | undefined {

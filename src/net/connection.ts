@@ -39,6 +39,8 @@ export interface ServerSide {
   readonly handleStart: Buffer
   readonly maxPacketSize: number
   readonly maxOutputBytes: number
+  /** How long a client's replies may wait for more while input keeps coming, ms (see `holdReplies`). */
+  readonly replyHoldMs: number
   /** Where connections get their output buffers. */
   readonly buffers: ReplySource
   /**
@@ -53,11 +55,7 @@ export interface ServerSide {
   closed(connection: Connection): void
 }
 
-/**
- * While the server keeps reading input, a peer's replies may wait this long (ms) from the first write pass that
- * held them, and while they fit in this many bytes, for more replies to join them (see `holdReplies`).
- */
-const REPLY_HOLD_MS = 0.2
+/** Replies held for more to join them (see `holdReplies`) are written once this many bytes are pending. */
 const REPLY_HOLD_BYTES = 8 * 1024
 
 /** The plain SUBMIT_JOB* variants, by priority (high, normal, low): one shared spec object each. */
@@ -568,14 +566,14 @@ export class Connection implements ClientSession, WorkerSession, DecoderSink {
    * Asked by a write pass that saw input read since the last one (`now`: its `performance.now()`): whether the
    * replies queued here wait for the next pass instead of being written now. Under load a pipelining client's
    * replies then go out in fewer, larger writes (fewer system calls for the server and the client), at a cost
-   * of at most REPLY_HOLD_MS; once a pass sees no new input, they are written. Workers are not held: their
+   * of at most the server's `replyHoldMs`; once a pass sees no new input, they are written. Workers are not held: their
    * replies are written as soon as their chunk is handled.
    */
   holdReplies(now: number): boolean {
     // nothing to write (a worker's replies already went out): nothing to hold, and no turn to wait for
     if (!this.#out.pending || this.#closed) return false
     if (this.#heldSince < 0) this.#heldSince = now
-    return now - this.#heldSince < REPLY_HOLD_MS && this.#out.pendingBytes <= REPLY_HOLD_BYTES
+    return now - this.#heldSince < this.#server.replyHoldMs && this.#out.pendingBytes <= REPLY_HOLD_BYTES
   }
 
   /** Writes what is queued, as one write when it can. */
